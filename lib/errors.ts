@@ -52,6 +52,11 @@ export const errorCatalog = {
     status: 500,
     message: 'The async context is in a state that does not allow this call',
   },
+  COMET_ERR_ASYNC_DISCONNECTED: {
+    status: 499,
+    message: 'The client went away before the response completed',
+  },
+  COMET_ERR_ASYNC_TIMEOUT: { status: 504, message: 'The async context timed out' },
   COMET_ERR_ASYNC_NOT_DISPATCHABLE: {
     status: 500,
     message: 'This async context has no handler to dispatch to',
@@ -101,10 +106,7 @@ export class CometError extends Error {
 
 /** True when `value` is a {@link CometError}, whatever realm created it. */
 export function isCometError(value: unknown): value is CometError {
-  return (
-    value instanceof CometError ||
-    (value instanceof Error &&
-      typeof (value as { code?: unknown }).code === 'string' &&
-      ((value as { code: string }).code as string) in errorCatalog)
-  );
+  if (value instanceof CometError) return true;
+  const code = value instanceof Error ? (value as { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code in errorCatalog;
 }
