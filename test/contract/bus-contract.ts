@@ -190,6 +190,12 @@ export function busContract(name: string, setup: BusContractSetup): void {
       const last = sent[24]!;
       const stale = await bus.read(channel, sent[2]!.id);
       expect(stale).toEqual({ messages: [], cursor: last.id, gap: true });
+      // One message before that edge was evicted: still a gap.
+      expect(await bus.read(channel, sent[13]!.id)).toEqual({
+        messages: [],
+        cursor: last.id,
+        gap: true,
+      });
       // The cursor right before the oldest retained message lost nothing.
       const edge = await bus.read(channel, sent[14]!.id);
       expect(edge.gap).toBe(false);
