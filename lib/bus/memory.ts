@@ -104,6 +104,12 @@ function notify(state: ChannelState, message: Message, stamp: number): void {
  * `publish`, in subscription order; a publish made from a listener is delivered
  * after the current one finishes, so every listener sees messages in order.
  *
+ * Channels are non-empty strings of at most `maxChannelLength` code units,
+ * else `publish`, `read` and `subscribe` throw `COMET_ERR_CHANNEL_INVALID`; after
+ * `close()` they throw `COMET_ERR_BUS_CLOSED` (unsubscribing stays a no-op). A
+ * channel that ever had a message keeps a small record (its seq) until close,
+ * so ids never go backwards.
+ *
  * @throws CometError `COMET_ERR_OPTIONS_INVALID` for an out-of-range option.
  * @example
  * ```ts
