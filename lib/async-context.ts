@@ -80,6 +80,8 @@ export class AsyncContext implements TimerTarget {
   #timer: TimerHandle | undefined;
   #listeners: Listeners | undefined;
   #abort: AbortController | undefined;
+  /** The client left while a dispatch re-run was in flight (its `close` fires only once). */
+  #gone = false;
 
   constructor(req: IncomingMessage, res: ServerResponse, options: AsyncContextOptions) {
     this.request = req;
@@ -183,11 +185,18 @@ export class AsyncContext implements TimerTarget {
     this.#assertLive('restart');
     if (this.#state !== 'resumed') return;
     this.#state = 'active';
+    if (this.#gone) {
+      this.abort();
+      return;
+    }
     this.#arm(timeout ?? this.#options.timeout ?? 30_000);
   }
 
   /** The client went away: active/suspended → aborted → completed. */
   abort(): void {
+    // Dispatch won this race, but a re-run that parks again must not wait on
+    // a client that is gone: `restart()` aborts then.
+    if (this.#state === 'resumed') this.#gone = true;
     if (this.#state !== 'active' && this.#state !== 'suspended') return;
     this.#state = 'aborted';
     this.#abort?.abort(new CometError('COMET_ERR_ASYNC_DISCONNECTED'));
