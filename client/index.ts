@@ -1,0 +1,139 @@
+/**
+ * koa-comet's browser client: follow a route over the best transport the browser and
+ * network allow, with fallback, reconnection and exactly-once resume.
+ */
+import type { BackoffOptions } from './backoff.js';
+import type { TransportMemory } from './connection.js';
+import { Hub, type HubListener } from './hub.js';
+import { createSessionMemory } from './memory.js';
+import {
+  defaultTransports,
+  type Envelope,
+  type ResetInfo,
+  type Status,
+  type TransportName,
+} from './types.js';
+import { absoluteUrl } from './url.js';
+
+export type { BackoffOptions } from './backoff.js';
+export type { TransportMemory } from './connection.js';
+export type { Envelope, FallbackReason, ResetInfo, Status, TransportName } from './types.js';
+export { defaultTransports } from './types.js';
+
+/** Options of {@link subscribe}. */
+export interface SubscribeOptions {
+  /** Called once per message, in order; an id already delivered is never delivered again. */
+  onMessage(envelope: Envelope): void;
+  /** History was lost (the cursor is older than the server's history): re-sync the page. */
+  onReset?(info: ResetInfo): void;
+  /** The connection's life: connecting, open, reconnecting, fallback, refused, closed. */
+  onStatus?(status: Status): void;
+  /** Transports to try, best first (default: websocket, sse, ndjson, longpoll, jsonp, iframe). */
+  transports?: readonly TransportName[];
+  /** Where to start: an id, `'earliest'`, or omitted for "from now". */
+  cursor?: string;
+  /**
+   * The long-poll route, used by `longpoll` and `jsonp` and by the buffering probe.
+   * Defaults to `url` itself: the client derives nothing from route names, so when the
+   * stream and long-poll routes differ (`/rooms/x/live` and `/rooms/x/messages` in the
+   * demo) pass both.
+   */
+  longpollUrl?: string;
+  /** Send cookies on cross-origin requests (fetch `include`, EventSource `withCredentials`). */
+  withCredentials?: boolean;
+  /** Reconnect schedule: exponential with full jitter (defaults 500 ms initial, 30 s cap). */
+  backoff?: BackoffOptions;
+  /** A stream silent this long is checked against a poll for a buffering proxy (default 10 000 ms; 0 disables). */
+  bufferingDeadlineMs?: number;
+  /** Long-poll hold, whole seconds 0–60 (default 25). */
+  longpollTimeoutS?: number;
+  /** Share one connection among this origin's tabs through a leader tab (default true). */
+  shareAcrossTabs?: boolean;
+  /** Where the transport that worked is remembered (default: sessionStorage). */
+  memory?: TransportMemory;
+}
+
+/** A live subscription. */
+export interface Subscription {
+  /** Stops delivery to this subscriber; the shared connection closes with its last subscriber. */
+  close(): void;
+  /** The transport in use now (the leader tab's when this tab follows), or null before any. */
+  readonly transport: TransportName | null;
+  /** The last id delivered (the resume cursor), or null before any. */
+  readonly cursor: string | null;
+}
+
+const hubsKey = Symbol.for('koa-comet.hubs');
+
+/**
+ * Follows `url` (a `@stream` route, or a `@longpoll` route with `transports` limited to
+ * `longpoll`/`jsonp`) and calls `onMessage` for every message, exactly once, in order.
+ *
+ * Every subscription to the same URLs in a tab shares one connection; tabs of one
+ * origin share one through a leader tab. A 401/403 stops the subscription with
+ * `onStatus({ kind: 'refused' })` and is never bypassed by falling back.
+ *
+ * @example
+ * ```ts
+ * import { subscribe } from '/comet/koa-comet.js';
+ * const sub = subscribe('/rooms/lobby/live', {
+ *   longpollUrl: '/rooms/lobby/messages',
+ *   onMessage: (m) => console.log(m.id, m.data),
+ *   onReset: () => location.reload(),
+ * });
+ * ```
+ */
+export function subscribe(url: string, options: SubscribeOptions): Subscription {
+  const hubs = tabHubs();
+  const streamUrl = absoluteUrl(url).href;
+  const longpollUrl = absoluteUrl(options.longpollUrl ?? url).href;
+  const transports = options.transports ?? defaultTransports;
+  const withCredentials = options.withCredentials ?? false;
+  const key = JSON.stringify([streamUrl, longpollUrl, transports, withCredentials]);
+  let hub = hubs.get(key);
+  if (hub === undefined) {
+    const created = new Hub(
+      {
+        streamUrl,
+        longpollUrl,
+        transports,
+        withCredentials,
+        cursor: options.cursor ?? null,
+        backoff: options.backoff ?? {},
+        bufferingDeadlineMs: options.bufferingDeadlineMs ?? 10_000,
+        longpollTimeoutS: options.longpollTimeoutS ?? 25,
+        shareAcrossTabs: options.shareAcrossTabs ?? true,
+        memory: options.memory ?? createSessionMemory(),
+      },
+      () => hubs.delete(key),
+    );
+    hubs.set(key, created);
+    hub = created;
+  }
+  const listener: HubListener = {
+    onMessage: (envelope) => options.onMessage(envelope),
+    onReset: (info) => options.onReset?.(info),
+    onStatus: (status) => options.onStatus?.(status),
+  };
+  const shared = hub;
+  const remove = shared.add(listener);
+  return {
+    close: remove,
+    get transport() {
+      return shared.transport;
+    },
+    get cursor() {
+      return shared.cursor;
+    },
+  };
+}
+
+/**
+ * The tab's hubs. They live on `globalThis` on purpose: "one connection per tab"
+ * must hold even when a page loads both the module and the script-tag build.
+ */
+function tabHubs(): Map<string, Hub> {
+  const holder = globalThis as unknown as Record<symbol, Map<string, Hub> | undefined>;
+  holder[hubsKey] ??= new Map();
+  return holder[hubsKey];
+}

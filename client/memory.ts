@@ -1,0 +1,28 @@
+import type { TransportMemory } from './connection.js';
+import { defaultTransports, type TransportName } from './types.js';
+
+/**
+ * Remembers the transport that worked in `sessionStorage`, per tab and URL, so a
+ * reload does not walk the whole fallback list again. Storage can throw (disabled
+ * cookies, sandboxed frames, `file://` in some browsers): then it remembers nothing.
+ */
+export function createSessionMemory(): TransportMemory {
+  const prefix = 'koa-comet:transport:';
+  return {
+    load(key) {
+      try {
+        const value = globalThis.sessionStorage?.getItem(prefix + key) ?? null;
+        return defaultTransports.includes(value as TransportName) ? (value as TransportName) : null;
+      } catch {
+        return null;
+      }
+    },
+    save(key, name) {
+      try {
+        globalThis.sessionStorage?.setItem(prefix + key, name);
+      } catch {
+        // Nothing to do: remembering is an optimisation.
+      }
+    },
+  };
+}

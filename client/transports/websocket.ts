@@ -1,0 +1,43 @@
+import { toWebSocketUrl, withQuery } from '../url.js';
+import { type ClientTransport, dispatchFrame } from './transport.js';
+
+/**
+ * WebSocket: one envelope (or gap control) per text frame; resume with `?cursor=`.
+ *
+ * A handshake refused with 403 looks exactly like an unsupported upgrade to a page
+ * (close code 1006, no status): the connection's refusal probe tells them apart.
+ */
+export const websocketTransport: ClientTransport = {
+  name: 'websocket',
+  kind: 'stream',
+  isSupported: () => typeof WebSocket === 'function',
+  open(request) {
+    const { sink } = request;
+    const url = toWebSocketUrl(withQuery(request.streamUrl, { cursor: request.cursor() }));
+    const ws = new WebSocket(url);
+    let opened = false;
+    let closed = false;
+    ws.onopen = () => {
+      opened = true;
+      sink.open();
+    };
+    ws.onmessage = (event) => {
+      if (typeof event.data === 'string') dispatchFrame(event.data, sink);
+    };
+    ws.onclose = (event) => {
+      if (closed) return;
+      closed = true;
+      if (!opened) sink.end({ kind: 'failed', detail: `websocket closed ${event.code}` });
+      else if (event.code === 1000 || event.code === 1001) sink.end({ kind: 'clean' });
+      else sink.end({ kind: 'dropped', detail: `websocket closed ${event.code}` });
+    };
+    return {
+      close() {
+        if (closed) return;
+        closed = true;
+        ws.onopen = ws.onmessage = ws.onclose = null;
+        ws.close(1000);
+      },
+    };
+  },
+};

@@ -1,0 +1,78 @@
+/**
+ * The shapes the browser client shares with the server's wire formats
+ * (DESIGN.md, "Wire formats") and with the application.
+ */
+
+/** One message as every transport carries it: `{"id", "channel", "data"}`. */
+export interface Envelope {
+  /** Opaque, strictly increasing per channel; doubles as the resume cursor. */
+  readonly id: string;
+  readonly channel: string;
+  /** Any JSON value. */
+  readonly data: unknown;
+}
+
+/** A batch as long-poll and JSONP answer it. */
+export interface Batch {
+  readonly messages: readonly Envelope[];
+  readonly cursor: string | null;
+  readonly gap: boolean;
+}
+
+/** The transports the client knows, named like the server's `lib/transports/`. */
+export type TransportName = 'websocket' | 'sse' | 'ndjson' | 'longpoll' | 'jsonp' | 'iframe';
+
+/** The default order: best first. */
+export const defaultTransports: readonly TransportName[] = [
+  'websocket',
+  'sse',
+  'ndjson',
+  'longpoll',
+  'jsonp',
+  'iframe',
+];
+
+/** What `onReset` receives: history was lost between the old cursor and `cursor`. */
+export interface ResetInfo {
+  /** The server's head: delivery continues after it. */
+  readonly cursor: string | null;
+  /** The cursor the client had asked to resume from. */
+  readonly previousCursor: string | null;
+  readonly transport: TransportName;
+}
+
+/** Why the client left a transport for the next one. */
+export type FallbackReason = 'failed' | 'unsupported' | 'buffering';
+
+/**
+ * The connection's life as `onStatus` reports it, a union on `kind`.
+ * `refused` is final: the server said 401/403 and the client stopped.
+ */
+export type Status =
+  | { readonly kind: 'connecting'; readonly transport: TransportName }
+  | { readonly kind: 'open'; readonly transport: TransportName }
+  | { readonly kind: 'reconnecting'; readonly transport: TransportName; readonly delayMs: number }
+  | {
+      readonly kind: 'fallback';
+      readonly from: TransportName;
+      readonly to: TransportName;
+      readonly reason: FallbackReason;
+    }
+  | { readonly kind: 'refused'; readonly transport: TransportName; readonly status: number }
+  | { readonly kind: 'follower'; readonly transport: TransportName | null }
+  | { readonly kind: 'closed' };
+
+/** Is `value` an envelope (and not a control frame)? */
+export function isEnvelope(value: unknown): value is Envelope {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { id?: unknown }).id === 'string' &&
+    typeof (value as { channel?: unknown }).channel === 'string'
+  );
+}
+
+/** Is `value` a gap control frame `{"gap": true, "cursor": …}`? */
+export function isGapControl(value: unknown): value is { gap: true; cursor: string | null } {
+  return typeof value === 'object' && value !== null && (value as { gap?: unknown }).gap === true;
+}
