@@ -1,0 +1,81 @@
+/**
+ * Ids, cursors and key names of the Redis bus.
+ *
+ * A message id is `<epoch>-<stream id>`, e.g. `3f9a1c07be52-1732579200000-0`.
+ * The stream id is the Redis Streams entry id (`<ms>-<seq>`); the epoch is a
+ * random token stored beside the stream and replaced whenever the stream's
+ * history is found lost (FLUSHALL, failover to an empty replica, eviction).
+ * Clients treat the whole string as opaque; only this module parses it.
+ */
+import { randomBytes } from 'node:crypto';
+import { CometError } from '../errors.js';
+
+/** A parsed cursor: which history (epoch) and where in it (stream id). */
+export interface StreamPosition {
+  readonly epoch: string;
+  readonly streamId: string;
+}
+
+/** The Redis names used for one channel. */
+export interface ChannelKeys {
+  /** The stream holding the channel's history. */
+  readonly stream: string;
+  /** A hash beside it: `e` = epoch, `l` = last stream id ever added in that epoch. */
+  readonly meta: string;
+  /** The Pub/Sub channel that wakes up followers after each publish. */
+  readonly notify: string;
+}
+
+/** The stream id "before everything" in a fresh epoch. */
+export const STREAM_START = '0-0';
+
+// Redis never emits leading zeros, so refusing them keeps one spelling per id
+// and lets ids compare by (length, text).
+const DECIMAL = '(?:0|[1-9]\\d{0,19})';
+const CURSOR_SHAPE = new RegExp(`^([0-9a-z]{1,16})-(${DECIMAL}-${DECIMAL})$`);
+
+/**
+ * Parses a cursor this bus issued.
+ * @throws CometError `COMET_ERR_CURSOR_MALFORMED` for any other string.
+ */
+export function parseCursor(cursor: string): StreamPosition {
+  const match = typeof cursor === 'string' ? CURSOR_SHAPE.exec(cursor) : null;
+  if (!match) throw new CometError('COMET_ERR_CURSOR_MALFORMED');
+  return { epoch: match[1]!, streamId: match[2]! };
+}
+
+/** The opaque message id / cursor for a stream id in an epoch. */
+export function formatCursor(epoch: string, streamId: string): string {
+  return `${epoch}-${streamId}`;
+}
+
+/** A fresh random epoch token (48 bits, hex). */
+export function newEpoch(): string {
+  return randomBytes(6).toString('hex');
+}
+
+function compareDecimal(a: string, b: string): number {
+  if (a.length !== b.length) return a.length < b.length ? -1 : 1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Orders two Redis stream ids (`<ms>-<seq>`, no leading zeros): -1, 0 or 1. */
+export function compareStreamIds(a: string, b: string): number {
+  const da = a.indexOf('-');
+  const db = b.indexOf('-');
+  return (
+    compareDecimal(a.slice(0, da), b.slice(0, db)) ||
+    compareDecimal(a.slice(da + 1), b.slice(db + 1))
+  );
+}
+
+/**
+ * The Redis names for `channel` under `prefix`.
+ *
+ * The channel sits in a `{hash tag}` so the stream and its meta hash land in
+ * the same Redis Cluster slot (the Lua scripts touch both atomically).
+ */
+export function channelKeys(prefix: string, channel: string): ChannelKeys {
+  const base = `${prefix}{${channel}}`;
+  return { stream: `${base}:stream`, meta: `${base}:meta`, notify: `${base}:notify` };
+}

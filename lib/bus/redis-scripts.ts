@@ -1,0 +1,203 @@
+/**
+ * The two Lua scripts behind the Redis bus, and how their replies are read.
+ *
+ * Both run atomically in Redis, so a stream never exists without its epoch:
+ * `ensure()` (shared by both) creates the meta hash on first use and, when the
+ * stream is missing although the meta says messages were added (the history
+ * was lost while the meta survived), starts a new epoch. FLUSHALL removes both
+ * keys, so the next publish or read starts a new epoch as well; either way an
+ * old cursor names an epoch that no longer exists and reads as a gap.
+ *
+ * Every entry stores `p`, the id of the entry added just before it. A read
+ * after cursor C is a gap exactly when the first retained entry after C has a
+ * predecessor newer than C — that predecessor was trimmed — which holds
+ * whether the stream is trimmed exactly or approximately (`MAXLEN ~`).
+ */
+import { createHash } from 'node:crypto';
+import type { Message } from './bus.js';
+import { type ChannelKeys, formatCursor } from './redis-ids.js';
+
+const ENSURE = `
+local function cmpnum(a, b)
+  if #a ~= #b then return #a < #b and -1 or 1 end
+  if a == b then return 0 end
+  return a < b and -1 or 1
+end
+local function cmp(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  local c = cmpnum(am, bm)
+  if c ~= 0 then return c end
+  return cmpnum(as, bs)
+end
+local function ensure(stream, meta, candidate)
+  local m = redis.call('HMGET', meta, 'e', 'l')
+  if m[1] and m[2] and (m[2] == '0-0' or redis.call('EXISTS', stream) == 1) then
+    return m[1], m[2]
+  end
+  redis.call('DEL', stream)
+  redis.call('HSET', meta, 'e', candidate, 'l', '0-0')
+  return candidate, '0-0'
+end
+`;
+
+/** KEYS: stream, meta. ARGV: candidate epoch, data JSON, time, maxLen, maxAge ms, '~' or '=', notify channel. */
+const PUBLISH = `${ENSURE}
+local e, last = ensure(KEYS[1], KEYS[2], ARGV[1])
+local args = {'XADD', KEYS[1]}
+if ARGV[4] ~= '' then
+  args[#args + 1] = 'MAXLEN'; args[#args + 1] = ARGV[6]; args[#args + 1] = ARGV[4]
+end
+args[#args + 1] = '*'
+args[#args + 1] = 'd'; args[#args + 1] = ARGV[2]
+args[#args + 1] = 't'; args[#args + 1] = ARGV[3]
+args[#args + 1] = 'p'; args[#args + 1] = last
+local id = redis.call(unpack(args))
+if ARGV[5] ~= '' then
+  local now = redis.call('TIME')
+  local floor = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - tonumber(ARGV[5])
+  if floor > 0 then redis.call('XTRIM', KEYS[1], 'MINID', ARGV[6], string.format('%d', floor)) end
+end
+redis.call('HSET', KEYS[2], 'l', id)
+redis.call('PUBLISH', ARGV[7], e .. '\\n' .. id .. '\\n' .. last .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])
+return {e, id}
+`;
+
+/** KEYS: stream, meta. ARGV: candidate epoch, mode (now|earliest|after), epoch, after, count. */
+const READ = `${ENSURE}
+local e, last = ensure(KEYS[1], KEYS[2], ARGV[1])
+local mode, after = ARGV[2], ARGV[4]
+if mode == 'now' then return {e, last, 0, {}} end
+local from = '-'
+if mode == 'after' then
+  if ARGV[3] ~= e or cmp(after, last) > 0 then return {e, last, 1, {}} end
+  if after == last then return {e, last, 0, {}} end
+  from = '(' .. after
+end
+local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', tonumber(ARGV[5]))
+if mode == 'after' then
+  local first = entries[1]
+  if not first then return {e, last, 1, {}} end
+  local fields = first[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'p' and cmp(fields[i + 1], after) > 0 then return {e, last, 1, {}} end
+  end
+end
+return {e, last, 0, entries}
+`;
+
+/** A Lua script with its SHA1, for EVALSHA. */
+export interface LuaScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function script(source: string): LuaScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
+/** Appends a message (creating the epoch if needed), trims, and notifies. */
+export const publishScript: LuaScript = script(PUBLISH);
+/** Reads a channel's head, or entries after a position, with the gap check. */
+export const readScript: LuaScript = script(READ);
+
+/** The subset of a node-redis client the scripts need. */
+export interface CommandSender {
+  sendCommand<T = unknown>(args: readonly string[], options?: { timeout?: number }): Promise<T>;
+}
+
+/**
+ * Runs `lua` by SHA, loading it with EVAL when Redis does not know it yet
+ * (first use, or after a restart or `SCRIPT FLUSH`).
+ */
+export async function runScript(
+  client: CommandSender,
+  lua: LuaScript,
+  keys: ChannelKeys,
+  args: readonly string[],
+  timeout: number,
+): Promise<unknown> {
+  const tail = ['2', keys.stream, keys.meta, ...args];
+  try {
+    return await client.sendCommand(['EVALSHA', lua.sha, ...tail], { timeout });
+  } catch (error) {
+    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+    return await client.sendCommand(['EVAL', lua.source, ...tail], { timeout });
+  }
+}
+
+/** The decoded reply of {@link readScript}. */
+export interface RangeReply {
+  readonly epoch: string;
+  /** The last stream id added in this epoch (`0-0` when none). */
+  readonly head: string;
+  readonly gap: boolean;
+  readonly messages: Message[];
+}
+
+function unexpected(): Error {
+  return new Error('Unexpected reply from the Redis bus script');
+}
+
+function toText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  throw unexpected();
+}
+
+function toMessage(channel: string, epoch: string, entry: unknown): Message {
+  if (!Array.isArray(entry) || !Array.isArray(entry[1])) throw unexpected();
+  const fields = entry[1] as unknown[];
+  let data = 'null';
+  let time = 0;
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = toText(fields[i]);
+    if (name === 'd') data = toText(fields[i + 1]);
+    else if (name === 't') time = Number(toText(fields[i + 1]));
+  }
+  return { id: formatCursor(epoch, toText(entry[0])), channel, data: JSON.parse(data), time };
+}
+
+/** Decodes a {@link readScript} reply into messages of `channel`. */
+export function decodeRange(channel: string, reply: unknown): RangeReply {
+  if (!Array.isArray(reply) || reply.length !== 4 || !Array.isArray(reply[3])) throw unexpected();
+  const epoch = toText(reply[0]);
+  const entries = reply[3] as unknown[];
+  return {
+    epoch,
+    head: toText(reply[1]),
+    gap: Number(reply[2]) === 1,
+    messages: entries.map((entry) => toMessage(channel, epoch, entry)),
+  };
+}
+
+/** Decodes a {@link publishScript} reply: the epoch and the new stream id. */
+export function decodePublish(reply: unknown): { epoch: string; streamId: string } {
+  if (!Array.isArray(reply) || reply.length !== 2) throw unexpected();
+  return { epoch: toText(reply[0]), streamId: toText(reply[1]) };
+}
+
+/** A decoded Pub/Sub wake-up: `epoch \n id \n previous id \n time \n data JSON`. */
+export interface Notification {
+  readonly epoch: string;
+  readonly streamId: string;
+  readonly previous: string;
+  readonly time: number;
+  readonly data: string;
+}
+
+/** Parses a wake-up payload; `undefined` when it is not one of ours. */
+export function parseNotification(payload: string): Notification | undefined {
+  const a = payload.indexOf('\n');
+  const b = payload.indexOf('\n', a + 1);
+  const c = payload.indexOf('\n', b + 1);
+  const d = payload.indexOf('\n', c + 1);
+  if (a < 0 || b < 0 || c < 0 || d < 0) return undefined;
+  return {
+    epoch: payload.slice(0, a),
+    streamId: payload.slice(a + 1, b),
+    previous: payload.slice(b + 1, c),
+    time: Number(payload.slice(c + 1, d)),
+    data: payload.slice(d + 1),
+  };
+}

@@ -1,0 +1,259 @@
+/**
+ * The Redis bus: history in Redis Streams, live delivery by Pub/Sub wake-ups.
+ *
+ * Storage: each channel is a stream (`XADD … MAXLEN ~ n` / `MINID ~`) plus a
+ * small meta hash holding the channel's epoch, written together by one Lua
+ * script, so a cursor issued by one process is valid on every process and a
+ * lost history (FLUSHALL, failover to an empty replica) shows as a new epoch:
+ * old cursors get `gap: true`, never other messages under old ids.
+ *
+ * Live path — the choice: Pub/Sub as a wake-up, not a blocking `XREAD` loop.
+ * The publish script also `PUBLISH`es the new entry (with the id before it) to
+ * a per-channel notify channel. Each process holds ONE subscription per
+ * active channel on one dedicated connection, shared by all local listeners,
+ * and keeps the last stream id it delivered; when a wake-up does not follow
+ * on from that id (missed during a reconnect, say) it reads the stream after
+ * it. So: no blocked connection per process, no polling, one Pub/Sub message
+ * per publish per subscribed process, and the stream stays the source of
+ * truth. A blocking XREAD loop would need to be interrupted whenever the set
+ * of active channels changes and re-reads every stream on each wake-up.
+ *
+ * Outages: both connections reconnect with exponential backoff and full
+ * jitter; on each reconnect every active channel is re-read from the last id
+ * it delivered, so listeners see no gap. The offline queue is disabled:
+ * publishes and reads wait at most `readyTimeout` ms for a reconnecting Redis,
+ * then reject with `COMET_ERR_BUS_UNAVAILABLE` (503).
+ */
+
+import { debuglog } from 'node:util';
+import { createClient } from 'redis';
+import { CometError } from '../errors.js';
+import { type Bus, EARLIEST, type Message, type ReadFrom, type ReadResult } from './bus.js';
+import {
+  fullJitterBackoff,
+  type ReconnectOptions,
+  shutDown,
+  toBusError,
+  whenReady,
+} from './redis-connection.js';
+import { type RangeRequest, RedisFollower } from './redis-follower.js';
+import { channelKeys, formatCursor, newEpoch, parseCursor } from './redis-ids.js';
+import {
+  decodePublish,
+  decodeRange,
+  publishScript,
+  type RangeReply,
+  readScript,
+  runScript,
+} from './redis-scripts.js';
+
+const debug = debuglog('comet:redis');
+
+/** A node-redis client as `createClient()` from the `redis` package returns it. */
+export type RedisClient = ReturnType<typeof createClient>;
+
+/** Options of {@link createRedisBus}. */
+export interface RedisBusOptions {
+  /** Redis URL (default `redis://127.0.0.1:6379`); ignored when `client` is given. */
+  readonly url?: string;
+  /**
+   * A node-redis client to use for commands. The bus connects it if needed,
+   * duplicates it for Pub/Sub, and leaves it open on `close()` (it is yours).
+   * Prefer `disableOfflineQueue: true` on it; the bus bounds waits anyway.
+   */
+  readonly client?: RedisClient;
+  /** Prefix of every key and Pub/Sub channel (default `comet:`). */
+  readonly keyPrefix?: string;
+  /** History bound by count per channel, `MAXLEN` (default 1000; 0 = none). */
+  readonly maxLen?: number;
+  /** History bound by age in ms, `MINID` (default 0 = none). */
+  readonly maxAge?: number;
+  /** Trim exactly (`=`) instead of approximately (`~`, cheaper; the default). */
+  readonly exactTrim?: boolean;
+  /** `limit` of {@link Bus.read} when none is given (default 100). */
+  readonly defaultReadLimit?: number;
+  /** Longest channel name accepted (default 256). */
+  readonly maxChannelLength?: number;
+  /** How long a call waits for a reconnecting Redis before it rejects, ms (default 1000). */
+  readonly readyTimeout?: number;
+  /** Per-command timeout, ms (default 5000). */
+  readonly commandTimeout?: number;
+  /** Connect timeout of the clients the bus creates, ms (default 5000). */
+  readonly connectTimeout?: number;
+  /** Backoff between reconnect attempts of the clients the bus creates. */
+  readonly reconnect?: ReconnectOptions;
+  /** Clock for `Message.time` (default `Date.now`). */
+  readonly now?: () => number;
+}
+
+/** A {@link Bus} over Redis, with counters for tests and benchmarks. */
+export interface RedisBus extends Bus {
+  /** Local listeners on `channel`, or on every channel. */
+  subscriberCount(channel?: string): number;
+  /** Redis Pub/Sub subscriptions this bus holds: one per channel with local listeners. */
+  redisSubscriptionCount(): number;
+  /**
+   * Resolves once both connections are up.
+   * @throws CometError `COMET_ERR_BUS_UNAVAILABLE` after `timeout` ms (default 5000).
+   */
+  ready(timeout?: number): Promise<void>;
+}
+
+function count(value: number | undefined, fallback: number, name: string, min: number): number {
+  const result = value ?? fallback;
+  if (!Number.isSafeInteger(result) || result < min) {
+    throw new CometError('COMET_ERR_OPTIONS_INVALID', `${name} must be an integer >= ${min}`);
+  }
+  return result;
+}
+
+/**
+ * Creates a {@link Bus} backed by Redis (see the module comment for the design).
+ *
+ * Channels are non-empty strings of at most `maxChannelLength` code units,
+ * else calls throw `COMET_ERR_CHANNEL_INVALID`. Data is stored as JSON (a
+ * value JSON cannot represent, like `undefined`, is stored as `null`).
+ * `close()` is idempotent; afterwards calls throw `COMET_ERR_BUS_CLOSED`.
+ *
+ * @throws CometError `COMET_ERR_OPTIONS_INVALID` for an out-of-range option.
+ * @example
+ * ```ts
+ * const bus = createRedisBus({ url: process.env.REDIS_URL, maxLen: 5000 });
+ * bus.subscribe('room:lobby', (m) => console.log(m.id, m.data));
+ * await bus.publish('room:lobby', { text: 'hi' }); // seen by every process
+ * await bus.close();
+ * ```
+ */
+export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
+  const prefix = options.keyPrefix ?? 'comet:';
+  const maxLen = count(options.maxLen, 1000, 'maxLen', 0);
+  const maxAge = count(options.maxAge, 0, 'maxAge', 0);
+  const defaultReadLimit = count(options.defaultReadLimit, 100, 'defaultReadLimit', 1);
+  const maxChannelLength = count(options.maxChannelLength, 256, 'maxChannelLength', 1);
+  const readyTimeout = count(options.readyTimeout, 1000, 'readyTimeout', 0);
+  const commandTimeout = count(options.commandTimeout, 5000, 'commandTimeout', 1);
+  const trim = [maxLen > 0 ? String(maxLen) : '', maxAge > 0 ? String(maxAge) : ''];
+  const trimOp = options.exactTrim ? '=' : '~';
+  const now = options.now ?? Date.now;
+
+  const owned = options.client === undefined;
+  const client =
+    options.client ??
+    createClient({
+      url: options.url ?? 'redis://127.0.0.1:6379',
+      disableOfflineQueue: true,
+      socket: {
+        connectTimeout: count(options.connectTimeout, 5000, 'connectTimeout', 1),
+        reconnectStrategy: fullJitterBackoff(options.reconnect),
+      },
+    });
+  const subscriber = client.duplicate({ disableOfflineQueue: true });
+  let closed = false;
+  let closing: Promise<void> | undefined;
+
+  async function readRange(channel: string, request: RangeRequest): Promise<RangeReply> {
+    await whenReady(client, readyTimeout);
+    const args =
+      request.kind === 'after'
+        ? ['after', request.epoch, request.after, String(request.limit)]
+        : [request.kind, '', '', request.kind === 'now' ? '0' : String(request.limit)];
+    const keys = channelKeys(prefix, channel);
+    const reply = await runScript(client, readScript, keys, [newEpoch(), ...args], commandTimeout);
+    return decodeRange(channel, reply);
+  }
+
+  const follower = new RedisFollower({
+    subscriber,
+    keysOf: (channel) => channelKeys(prefix, channel),
+    readRange,
+    batch: defaultReadLimit,
+  });
+  const onError = (error: unknown) => debug('redis connection: %s', String(error));
+  const onReady = () => follower.resync();
+  for (const connection of [client, subscriber]) {
+    connection.on('error', onError).on('ready', onReady);
+  }
+  if (!client.isOpen) client.connect().catch(onError);
+  subscriber.connect().catch(onError);
+
+  function check(channel: string): void {
+    if (closed) throw new CometError('COMET_ERR_BUS_CLOSED');
+    if (typeof channel !== 'string' || channel.length === 0 || channel.length > maxChannelLength) {
+      throw new CometError('COMET_ERR_CHANNEL_INVALID');
+    }
+  }
+
+  function toResult(range: RangeReply, after: ReadFrom): ReadResult {
+    const head = formatCursor(range.epoch, range.head);
+    const last = range.messages.at(-1);
+    if (last) return { messages: range.messages, cursor: last.id, gap: false };
+    if (range.gap) return { messages: [], cursor: head, gap: true };
+    return {
+      messages: [],
+      cursor: after === undefined || after === EARLIEST ? head : after,
+      gap: false,
+    };
+  }
+
+  return {
+    async publish(channel, data): Promise<Message> {
+      check(channel);
+      const json = JSON.stringify(data) ?? 'null';
+      const time = now();
+      const keys = channelKeys(prefix, channel);
+      const args = [newEpoch(), json, String(time), trim[0]!, trim[1]!, trimOp, keys.notify];
+      try {
+        await whenReady(client, readyTimeout);
+        const reply = await runScript(client, publishScript, keys, args, commandTimeout);
+        const { epoch, streamId } = decodePublish(reply);
+        return { id: formatCursor(epoch, streamId), channel, data, time };
+      } catch (error) {
+        throw closed ? new CometError('COMET_ERR_BUS_CLOSED') : toBusError(error);
+      }
+    },
+
+    async read(channel, after, limit = defaultReadLimit): Promise<ReadResult> {
+      check(channel);
+      if (!Number.isSafeInteger(limit) || limit < 1) {
+        throw new CometError('COMET_ERR_OPTIONS_INVALID', 'limit must be an integer >= 1');
+      }
+      let request: RangeRequest = { kind: 'now' };
+      if (after === EARLIEST) request = { kind: 'earliest', limit };
+      else if (after !== undefined) {
+        const { epoch, streamId } = parseCursor(after);
+        request = { kind: 'after', epoch, after: streamId, limit };
+      }
+      try {
+        return toResult(await readRange(channel, request), after);
+      } catch (error) {
+        throw closed ? new CometError('COMET_ERR_BUS_CLOSED') : toBusError(error);
+      }
+    },
+
+    subscribe(channel, listener) {
+      check(channel);
+      return follower.add(channel, listener);
+    },
+
+    subscriberCount: (channel) => follower.listenerCount(channel),
+    redisSubscriptionCount: () => follower.subscriptionCount(),
+
+    async ready(timeout = 5000) {
+      await Promise.all([whenReady(client, timeout), whenReady(subscriber, timeout)]);
+    },
+
+    close() {
+      closing ??= (async () => {
+        closed = true;
+        follower.clear();
+        // An injected client outlives the bus: take our listeners off it.
+        if (!owned) client.off('error', onError).off('ready', onReady);
+        await Promise.all([
+          shutDown(subscriber, commandTimeout),
+          owned ? shutDown(client, commandTimeout) : undefined,
+        ]);
+      })();
+      return closing;
+    },
+  };
+}
