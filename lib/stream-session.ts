@@ -1,0 +1,204 @@
+/**
+ * The lifecycle every stream shares, whatever its transport: heartbeat,
+ * maximum lifetime, byte budget, slow-reader bound, and release on
+ * disconnect (DESIGN.md, "Wire formats": "Every stream: …").
+ *
+ * A stream ends exactly once, and however it ends every timer is removed and
+ * the caller's `onEnd` (its unsubscribe) runs at once. Lifetime and budget
+ * end it cleanly — the client resumes by cursor; a reader that lets more
+ * than `maxQueuedBytes` pile up is cut off (its buffered bytes go with the
+ * socket), and it too resumes by cursor, so nothing is lost.
+ *
+ * Timers come from a shared {@link TimerWheel}: ten thousand streams with a
+ * 25 s heartbeat arm one Node timer, not ten thousand.
+ */
+import type { ServerResponse } from 'node:http';
+import { debuglog } from 'node:util';
+import type { TimerHandle, TimerTarget, TimerWheel } from './timer-wheel.js';
+import type { StreamWriter } from './transports/stream-transport.js';
+
+const debug = debuglog('comet:stream');
+
+/** What a session drives: an HTTP response's writer, or a WebSocket. */
+export interface StreamConnection {
+  send(frame: Buffer): void;
+  heartbeat(): void;
+  /** Ends cleanly (closing bytes, end of response / close frame). */
+  close(reason: StreamEndReason): void;
+  /** Ends at once, dropping whatever is still queued. */
+  destroy(): void;
+  /** Bytes written but not yet taken by the peer (Node's and the socket's buffers). */
+  readonly queuedBytes: number;
+  /** Registers the one listener for the underlying connection closing, however it closes. */
+  onClose(listener: () => void): void;
+}
+
+/** Why a stream ended. */
+export type StreamEndReason =
+  | 'ended' // the server called end() (shutdown, the application)
+  | 'lifetime' // maxLifetimeMs reached
+  | 'budget' // maxBytes written
+  | 'slow' // more than maxQueuedBytes queued: connection destroyed
+  | 'disconnect'; // the peer went away (or stopped answering pings)
+
+/** Limits of one stream; every field has a default. */
+export interface StreamSessionOptions {
+  /** The shared timer wheel (see lib/timer-wheel.ts). */
+  wheel: TimerWheel;
+  /** Keep-alive interval. Default 25,000 ms. */
+  heartbeatMs?: number;
+  /** After this long the stream ends cleanly. Default 600,000 ms (10 min). */
+  maxLifetimeMs?: number;
+  /** After this many bytes of frames the stream ends cleanly. Default 16 MiB. */
+  maxBytes?: number;
+  /** More than this many bytes queued for the peer destroys the connection. Default 1 MiB. */
+  maxQueuedBytes?: number;
+  /** Called exactly once when the stream ends, however: release the subscription here. */
+  onEnd?: (reason: StreamEndReason) => void;
+}
+
+/** The defaults of {@link StreamSessionOptions}. */
+export const streamSessionDefaults = {
+  heartbeatMs: 25_000,
+  maxLifetimeMs: 600_000,
+  maxBytes: 16 * 1024 * 1024,
+  maxQueuedBytes: 1024 * 1024,
+} as const;
+
+/** One live stream. */
+export interface StreamSession {
+  /**
+   * Writes a shared frame. Returns false when the session has ended (before
+   * or because of this frame): the caller may drop it from its fan-out list.
+   */
+  send(frame: Buffer): boolean;
+  /** Ends cleanly with reason `'ended'`. Does nothing if already ended. */
+  end(): void;
+  readonly ended: boolean;
+  /** Frame bytes written so far (heartbeats excluded). */
+  readonly bytesSent: number;
+}
+
+/** The lifetime timer: a separate target so the session can own two wheel entries. */
+class LifetimeTimer implements TimerTarget {
+  constructor(private readonly session: Session) {}
+  onTimer(): void {
+    this.session.finish('lifetime');
+  }
+}
+
+class Session implements StreamSession, TimerTarget {
+  ended = false;
+  bytesSent = 0;
+  private readonly conn: StreamConnection;
+  private readonly wheel: TimerWheel;
+  private readonly heartbeatMs: number;
+  private readonly maxBytes: number;
+  private readonly maxQueuedBytes: number;
+  private readonly onEnd: ((reason: StreamEndReason) => void) | undefined;
+  private heartbeatHandle: TimerHandle;
+  private readonly lifetimeHandle: TimerHandle;
+
+  constructor(conn: StreamConnection, options: StreamSessionOptions) {
+    const d = streamSessionDefaults;
+    this.conn = conn;
+    this.wheel = options.wheel;
+    this.heartbeatMs = options.heartbeatMs ?? d.heartbeatMs;
+    this.maxBytes = options.maxBytes ?? d.maxBytes;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? d.maxQueuedBytes;
+    this.onEnd = options.onEnd;
+    this.heartbeatHandle = this.wheel.add(this.heartbeatMs, this);
+    this.lifetimeHandle = this.wheel.add(
+      options.maxLifetimeMs ?? d.maxLifetimeMs,
+      new LifetimeTimer(this),
+    );
+    conn.onClose(() => this.finish('disconnect'));
+  }
+
+  send(frame: Buffer): boolean {
+    if (this.ended) return false;
+    this.conn.send(frame);
+    this.bytesSent += frame.length;
+    if (this.conn.queuedBytes > this.maxQueuedBytes) this.finish('slow');
+    else if (this.bytesSent >= this.maxBytes) this.finish('budget');
+    return !this.ended;
+  }
+
+  end(): void {
+    this.finish('ended');
+  }
+
+  /** The heartbeat tick: write keep-alive bytes, re-arm, apply the queue bound. */
+  onTimer(): void {
+    if (this.ended) return;
+    this.conn.heartbeat();
+    if (this.conn.queuedBytes > this.maxQueuedBytes) {
+      this.finish('slow');
+      return;
+    }
+    if (!this.ended) this.heartbeatHandle = this.wheel.add(this.heartbeatMs, this);
+  }
+
+  /** The one transition to ended; later calls are no-ops. */
+  finish(reason: StreamEndReason): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.wheel.remove(this.heartbeatHandle);
+    this.wheel.remove(this.lifetimeHandle);
+    debug('stream ended: %s after %d bytes', reason, this.bytesSent);
+    if (reason === 'slow') this.conn.destroy();
+    else if (reason !== 'disconnect') this.conn.close(reason);
+    this.onEnd?.(reason);
+  }
+}
+
+/**
+ * Starts the lifecycle of one stream over `connection`.
+ *
+ * @example
+ * ```ts
+ * const writer = sseTransport.open(res, { variant: '' });
+ * const off = bus.subscribe(channel, (m) => session.send(sseTransport.encode(m, '')));
+ * const session = createStreamSession(createHttpConnection(res, writer), { wheel, onEnd: off });
+ * ```
+ */
+export function createStreamSession(
+  connection: StreamConnection,
+  options: StreamSessionOptions,
+): StreamSession {
+  return new Session(connection, options);
+}
+
+/** Adapts an HTTP response and its {@link StreamWriter} to a {@link StreamConnection}. */
+class HttpConnection implements StreamConnection {
+  constructor(
+    private readonly res: ServerResponse,
+    private readonly writer: StreamWriter,
+  ) {}
+  send(frame: Buffer): void {
+    this.writer.send(frame);
+  }
+  heartbeat(): void {
+    this.writer.heartbeat();
+  }
+  close(): void {
+    this.writer.close();
+  }
+  destroy(): void {
+    // Destroying the socket frees what it had queued; the response follows.
+    this.res.socket?.destroy();
+    this.res.destroy();
+  }
+  get queuedBytes(): number {
+    // OutgoingMessage.writableLength already includes its socket's buffer.
+    return this.res.writableLength;
+  }
+  onClose(listener: () => void): void {
+    this.res.once('close', listener);
+  }
+}
+
+/** The {@link StreamConnection} of an HTTP stream: `res` plus the writer its transport opened. */
+export function createHttpConnection(res: ServerResponse, writer: StreamWriter): StreamConnection {
+  return new HttpConnection(res, writer);
+}

@@ -1,0 +1,88 @@
+/**
+ * Server-Sent Events (WHATWG HTML, "Server-sent events").
+ *
+ * ```
+ * id: <cursor>\n
+ * data: {"id":…,"channel":…,"data":…}\n
+ * \n
+ * ```
+ * The event has no `event:` field, so `EventSource.onmessage` gets it; the
+ * gap frame is `event: reset` carrying the head as its `id:` so a reconnect
+ * resumes from there. Heartbeat: the comment `:\n\n`.
+ */
+import type { Message } from '../bus/bus.js';
+import { resetJson } from '../envelope.js';
+import { HttpStreamWriter } from './http-writer.js';
+import {
+  envelopeJson,
+  isLineSafe,
+  type StreamTransport,
+  streamHeaders,
+} from './stream-transport.js';
+
+const HEARTBEAT = Buffer.from(':\n\n');
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * `data:` lines for `text`. A field value ends at CR, LF or CRLF, so a value
+ * holding one would let the rest forge fields; each line becomes its own
+ * `data:` (the client joins them back with LF). JSON never has raw CR/LF,
+ * so for envelopes this is one line; the split is the guard, not the norm.
+ * NUL is legal in SSE data, but JSON escapes it anyway.
+ */
+function dataLines(text: string): string {
+  if (!/[\r\n]/.test(text)) return `data: ${text}\n`;
+  return text
+    .split(/\r\n|\r|\n/)
+    .map((line) => `data: ${line}\n`)
+    .join('');
+}
+
+/**
+ * The `id:` line, or nothing when the cursor is not line-safe: an `id:` with
+ * CR/LF would forge fields and one with NUL is ignored by browsers. Bus ids
+ * are always safe; this keeps a broken backend from corrupting the stream.
+ */
+function idLine(cursor: string): string {
+  return isLineSafe(cursor) ? `id: ${cursor}\n` : '';
+}
+
+/**
+ * The SSE transport: `text/event-stream`.
+ *
+ * @example
+ * ```ts
+ * const writer = sseTransport.open(res, { variant: '', retryMs: 2000 });
+ * writer.send(sseTransport.encode(message, ''));
+ * ```
+ */
+export const sseTransport: StreamTransport = {
+  name: 'sse',
+  mediaType: 'text/event-stream',
+
+  encode(message: Message, _variant: string, json = envelopeJson(message)): Buffer {
+    return Buffer.from(`${idLine(message.id)}${dataLines(json)}\n`);
+  },
+
+  encodeReset(cursor: string): Buffer {
+    return Buffer.from(`event: reset\n${idLine(cursor)}${dataLines(resetJson(cursor))}\n`);
+  },
+
+  open(res, init) {
+    // The opening bytes form an event with no data, which a client never
+    // dispatches: `retry:` alone, or a comment.
+    const retry = init.retryMs;
+    const opening =
+      retry !== undefined && Number.isSafeInteger(retry) && retry >= 0
+        ? `retry: ${retry}\n\n`
+        : ':\n\n';
+    const writer = new HttpStreamWriter(res, init.variant, {
+      headers: streamHeaders(res, 'text/event-stream; charset=utf-8', init),
+      opening: Buffer.from(opening),
+      heartbeat: HEARTBEAT,
+      closing: EMPTY,
+    });
+    writer.head();
+    return writer;
+  },
+};

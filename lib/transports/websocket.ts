@@ -1,0 +1,194 @@
+/**
+ * WebSocket (RFC 6455) on the app's own HTTP server, through `ws` in
+ * `noServer` mode: the server's `upgrade` event hands the request here.
+ *
+ * One envelope `{"id","channel","data"}` per text frame, the gap control
+ * frame `{"gap":true,"cursor":"<head>"}` as a frame, resume with `?cursor=`.
+ * The `Origin` is checked before the handshake (a browser page from another
+ * site must not follow a user's channels with the user's cookies:
+ * cross-site WebSocket hijacking); a handshake without `Origin` comes from
+ * a non-browser client and is allowed. Frames are encoded once: the same
+ * `Buffer` goes to every socket (`permessage-deflate` is off, so `ws` frames
+ * it without copying).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { debuglog } from 'node:util';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { Message } from '../bus/bus.js';
+import { resetJson } from '../envelope.js';
+import { CometError } from '../errors.js';
+import type { StreamConnection, StreamEndReason } from '../stream-session.js';
+import { envelopeJson } from './stream-transport.js';
+
+const debug = debuglog('comet:ws');
+
+/** Options for {@link createWebSocketServer}. */
+export interface WebSocketServerOptions {
+  /** Largest frame a client may send; larger ones close with 1009. Default 64 KiB. */
+  maxPayload?: number;
+}
+
+/**
+ * A `ws` server that owns no listening socket (`noServer`), for upgrades on
+ * the application's HTTP server.
+ *
+ * @example
+ * ```ts
+ * const wss = createWebSocketServer();
+ * server.on('upgrade', (req, socket, head) =>
+ *   handleWebSocketUpgrade(wss, req, socket, head, { allowOrigins: [], onConnection }));
+ * ```
+ */
+export function createWebSocketServer(options: WebSocketServerOptions = {}): WebSocketServer {
+  return new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayload ?? 64 * 1024,
+    // Compression would re-encode every frame per socket: no encode-once.
+    perMessageDeflate: false,
+  });
+}
+
+/**
+ * True when a handshake's `Origin` may connect: no `Origin` header (not a
+ * browser), `'*'` in the list, an exact match of the serialized origin
+ * (`https://example.com:8443`), or the page's own origin (same host as the
+ * request's `Host`).
+ */
+export function isOriginAllowed(req: IncomingMessage, allowOrigins: readonly string[]): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  if (allowOrigins.includes('*') || allowOrigins.includes(origin)) return true;
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Answers an upgrade request with a plain HTTP error (JSON body, the error
+ * catalog's status) and closes the socket: the handshake never happens.
+ */
+export function refuseUpgrade(socket: Duplex, error: CometError): void {
+  const body = JSON.stringify(error.toJSON());
+  const head =
+    `HTTP/1.1 ${error.status} ${error.status === 403 ? 'Forbidden' : 'Bad Request'}\r\n` +
+    'Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
+    `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n\r\n`;
+  if (!socket.writable) {
+    socket.destroy();
+    return;
+  }
+  socket.once('finish', () => socket.destroy());
+  socket.end(head + body);
+}
+
+/** What {@link handleWebSocketUpgrade} needs besides the upgrade itself. */
+export interface WebSocketUpgradeOptions {
+  /** Origins allowed besides the page's own (see {@link isOriginAllowed}). */
+  allowOrigins: readonly string[];
+  /** Called with the open socket; start the stream session here. */
+  onConnection(ws: WebSocket, req: IncomingMessage): void;
+}
+
+/**
+ * Checks the Origin and completes the handshake, or answers 403
+ * (`COMET_ERR_ORIGIN_FORBIDDEN`) and destroys the socket.
+ */
+export function handleWebSocketUpgrade(
+  wss: WebSocketServer,
+  req: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+  options: WebSocketUpgradeOptions,
+): void {
+  if (!isOriginAllowed(req, options.allowOrigins)) {
+    debug('refused upgrade from origin %s', req.headers.origin);
+    refuseUpgrade(socket, new CometError('COMET_ERR_ORIGIN_FORBIDDEN'));
+    return;
+  }
+  wss.handleUpgrade(req, socket, head, (ws) => options.onConnection(ws, req));
+}
+
+/** One message as a text frame's payload; encode once, send to every socket. */
+export function encodeWebSocketFrame(message: Message, json = envelopeJson(message)): Buffer {
+  return Buffer.from(json);
+}
+
+/** The gap control frame's payload. */
+export function encodeWebSocketReset(cursor: string): Buffer {
+  return Buffer.from(resetJson(cursor));
+}
+
+/** Close codes (RFC 6455 §7.4.1) by the reason a stream ended cleanly. */
+const CLOSE_CODES: Record<StreamEndReason, number> = {
+  ended: 1001, // going away: shutdown
+  lifetime: 1000,
+  budget: 1000,
+  slow: 1008,
+  disconnect: 1000,
+};
+
+/**
+ * A WebSocket as a stream connection. The heartbeat is a ping: a peer that
+ * has not answered the previous ping by the next tick is dead and is
+ * terminated (its close ends the session as a disconnect).
+ */
+class WebSocketConnection implements StreamConnection {
+  private alive = true;
+  private readonly ws: WebSocket;
+
+  constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on('pong', () => {
+      this.alive = true;
+    });
+    // ws emits 'error' for protocol violations and oversize frames, then
+    // closes (1002 / 1009); without a listener the error would crash.
+    ws.on('error', (error) => debug('socket error: %s', error.message));
+  }
+
+  send(frame: Buffer): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame, { binary: false });
+  }
+
+  heartbeat(): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    if (!this.alive) {
+      debug('peer did not answer the last ping: terminating');
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
+  }
+
+  close(reason: StreamEndReason): void {
+    this.ws.close(CLOSE_CODES[reason], reason);
+  }
+
+  destroy(): void {
+    this.ws.terminate();
+  }
+
+  get queuedBytes(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  onClose(listener: () => void): void {
+    this.ws.once('close', listener);
+  }
+}
+
+/**
+ * The {@link StreamConnection} of an open WebSocket, for `createStreamSession`.
+ *
+ * @example
+ * ```ts
+ * const session = createStreamSession(createWebSocketConnection(ws), { wheel, onEnd: off });
+ * ```
+ */
+export function createWebSocketConnection(ws: WebSocket): StreamConnection {
+  return new WebSocketConnection(ws);
+}
