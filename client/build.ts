@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
+import { type BuildOptions, build } from 'esbuild';
 
 /** The built bundles, with their sizes in bytes. */
 export interface ClientBuildResult {
@@ -31,7 +31,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 export async function buildClient(
   outDir = resolve(here, '..', 'dist', 'client'),
 ): Promise<ClientBuildResult> {
-  const common = {
+  const common: BuildOptions = {
     entryPoints: [join(here, 'index.ts')],
     bundle: true,
     minify: true,
@@ -42,7 +42,7 @@ export async function buildClient(
     tsconfig: join(here, 'tsconfig.json'),
     legalComments: 'none',
     logLevel: 'warning',
-  } as const;
+  };
   const esm = join(outDir, 'koa-comet.js');
   const iife = join(outDir, 'koa-comet.iife.js');
   await Promise.all([

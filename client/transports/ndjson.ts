@@ -35,15 +35,7 @@ export const ndjsonTransport: ClientTransport = {
   },
 };
 
-/** Thrown inside `run` to carry the outcome out of the read loop. */
-class EndSignal extends Error {
-  constructor(readonly outcome: Parameters<TransportSink['end']>[0]) {
-    super(outcome.kind);
-  }
-}
-
 function toEnd(error: unknown): Parameters<TransportSink['end']>[0] {
-  if (error instanceof EndSignal) return error.outcome;
   return { kind: 'failed', detail: String(error) };
 }
 
