@@ -82,6 +82,8 @@ export interface RedisBusOptions {
   readonly connectTimeout?: number;
   /** Backoff between reconnect attempts of the clients the bus creates. */
   readonly reconnect?: ReconnectOptions;
+  /** `CLIENT SETNAME` of the connections (default `comet-bus`; Pub/Sub gets `:sub`). */
+  readonly name?: string;
   /** Clock for `Message.time` (default `Date.now`). */
   readonly now?: () => number;
 }
@@ -136,18 +138,20 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
   const trimOp = options.exactTrim ? '=' : '~';
   const now = options.now ?? Date.now;
 
+  const name = options.name ?? 'comet-bus';
   const owned = options.client === undefined;
   const client =
     options.client ??
     createClient({
       url: options.url ?? 'redis://127.0.0.1:6379',
+      name,
       disableOfflineQueue: true,
       socket: {
         connectTimeout: count(options.connectTimeout, 5000, 'connectTimeout', 1),
         reconnectStrategy: fullJitterBackoff(options.reconnect),
       },
     });
-  const subscriber = client.duplicate({ disableOfflineQueue: true });
+  const subscriber = client.duplicate({ disableOfflineQueue: true, name: `${name}:sub` });
   let closed = false;
   let closing: Promise<void> | undefined;
 

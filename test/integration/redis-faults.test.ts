@@ -1,0 +1,338 @@
+/**
+ * The Redis bus under faults. Every test starts its OWN throwaway
+ * `redis-server` on a spare port and stops it by pid — the shared Redis on
+ * 6379 is never touched. Outside CI a missing `redis-server` binary skips
+ * with a loud warning; under `CI=true` it fails.
+ */
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClient } from 'redis';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Message } from '../../lib/bus/bus.js';
+import { createRedisBus, type RedisBus, type RedisBusOptions } from '../../lib/bus/redis.js';
+import { isCometError } from '../../lib/errors.js';
+
+const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+
+/** A throwaway Redis: a child process on a port of its own, with an optional AOF dir. */
+interface Server {
+  readonly port: number;
+  readonly url: string;
+  readonly dir: string;
+  child: ChildProcess | undefined;
+}
+
+const servers: Server[] = [];
+const buses: RedisBus[] = [];
+
+async function sparePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+async function waitFor(predicate: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+async function answers(url: string): Promise<boolean> {
+  const probe = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 500 } });
+  probe.on('error', () => {});
+  try {
+    await probe.connect();
+    await probe.ping();
+    await probe.close();
+    return true;
+  } catch {
+    if (probe.isOpen) probe.destroy();
+    return false;
+  }
+}
+
+/** Starts (or restarts) `server`'s process; `durable` turns on AOF with fsync always. */
+async function start(server: Server, durable: boolean): Promise<void> {
+  const persistence = durable
+    ? ['--appendonly', 'yes', '--appendfsync', 'always', '--dir', server.dir]
+    : ['--appendonly', 'no', '--dir', server.dir];
+  const args = ['--port', String(server.port), '--bind', '127.0.0.1', '--save', ''];
+  const child = spawn('redis-server', [...args, ...persistence], { stdio: 'ignore' });
+  server.child = child;
+  await waitFor(() => answers(server.url), 5000);
+}
+
+async function newServer(durable = false): Promise<Server> {
+  const port = await sparePort();
+  const dir = mkdtempSync(join(tmpdir(), 'comet-redis-'));
+  const server: Server = { port, url: `redis://127.0.0.1:${port}`, dir, child: undefined };
+  servers.push(server);
+  await start(server, durable);
+  return server;
+}
+
+/** SIGKILLs the server's process (by its pid) and waits until it is gone. */
+async function kill(server: Server): Promise<void> {
+  const child = server.child;
+  server.child = undefined;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+async function bus(server: Server, options: RedisBusOptions = {}): Promise<RedisBus> {
+  const created = createRedisBus({
+    url: server.url,
+    keyPrefix: 'faults:',
+    readyTimeout: 200,
+    commandTimeout: 2000,
+    reconnect: { baseDelay: 20, maxDelay: 200 },
+    ...options,
+  });
+  buses.push(created);
+  await created.ready();
+  return created;
+}
+
+async function admin(server: Server) {
+  const client = createClient({ url: server.url, socket: { reconnectStrategy: false } });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+/** Publishes `{ n }` every few ms until `stop()`; keeps what resolved and what rejected. */
+function steadyLoad(publisher: RedisBus, channel: string) {
+  const resolved: Message[] = [];
+  const rejected: unknown[] = [];
+  let running = true;
+  const done = (async () => {
+    for (let n = 0; running; n++) {
+      await publisher.publish(channel, { n }).then(
+        (m) => resolved.push(m),
+        (e: unknown) => rejected.push(e),
+      );
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  return {
+    resolved,
+    rejected,
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
+}
+
+/** Asserts `got` holds every resolved message exactly once, in publish order. */
+function expectExactlyOnceInOrder(got: readonly Message[], resolved: readonly Message[]): void {
+  const ids = got.map((m) => m.id);
+  expect(new Set(ids).size).toBe(ids.length);
+  const ns = got.map((m) => (m.data as { n: number }).n);
+  expect(ns).toEqual([...ns].sort((a, b) => a - b));
+  const wanted = new Set(resolved.map((m) => m.id));
+  expect(ids.filter((id) => wanted.has(id))).toEqual(resolved.map((m) => m.id));
+}
+
+afterEach(async () => {
+  await Promise.all(buses.splice(0).map((b) => b.close()));
+  for (const server of servers.splice(0)) {
+    await kill(server);
+    rmSync(server.dir, { recursive: true, force: true });
+  }
+});
+
+const suite = hasRedisServer ? describe : describe.skip;
+if (!hasRedisServer && process.env.CI === 'true') {
+  it('needs redis-server under CI', () => {
+    expect.fail('redis-server is not installed; CI must run the Redis fault tests');
+  });
+} else if (!hasRedisServer) {
+  console.warn('\n\n*** SKIPPING Redis fault tests: no redis-server binary on PATH. ***\n\n');
+}
+
+suite('redis bus under faults (throwaway redis-server per test)', () => {
+  it('Redis killed and restarted under load: every resolved publish arrives once, in order', async () => {
+    const server = await newServer(true);
+    // The follower reconnects ~400 ms after the publisher does, so it misses
+    // wake-ups for messages published meanwhile and must catch up from the stream.
+    const publisher = await bus(server, { reconnect: { baseDelay: 20, random: () => 0 } });
+    const late = { baseDelay: 400, maxDelay: 400, random: () => 0.99 };
+    const follower = await bus(server, { reconnect: late });
+    const got: Message[] = [];
+    follower.subscribe('load', (m) => got.push(m));
+    await waitFor(() => follower.redisSubscriptionCount() === 1);
+
+    const load = steadyLoad(publisher, 'load');
+    await waitFor(() => load.resolved.length >= 30);
+    await kill(server);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await start(server, true);
+    const before = load.resolved.length;
+    await waitFor(() => load.resolved.length >= before + 30);
+    expect(follower.redisSubscriptionCount()).toBe(1);
+    await load.stop();
+
+    const last = load.resolved.at(-1)!;
+    await waitFor(() => got.some((m) => m.id === last.id));
+    expectExactlyOnceInOrder(got, load.resolved);
+    expect(load.rejected.length).toBeGreaterThan(0);
+    for (const error of load.rejected) {
+      expect(isCometError(error) && error.code).toBe('COMET_ERR_BUS_UNAVAILABLE');
+    }
+  });
+
+  it('killing the Pub/Sub connection (CLIENT KILL TYPE pubsub) loses nothing', async () => {
+    const server = await newServer();
+    const publisher = await bus(server);
+    const follower = await bus(server);
+    const got: Message[] = [];
+    follower.subscribe('kill', (m) => got.push(m));
+    await waitFor(() => follower.redisSubscriptionCount() === 1);
+    const control = await admin(server);
+    try {
+      const load = steadyLoad(publisher, 'kill');
+      for (let round = 0; round < 3; round++) {
+        await waitFor(() => load.resolved.length >= (round + 1) * 20);
+        expect(await control.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub'])).toBeGreaterThan(0);
+      }
+      await waitFor(() => load.resolved.length >= 80);
+      await load.stop();
+      const last = load.resolved.at(-1)!;
+      await waitFor(() => got.some((m) => m.id === last.id));
+      expect(load.rejected).toEqual([]);
+      expectExactlyOnceInOrder(got, load.resolved);
+      expect(got.map((m) => m.id)).toEqual(load.resolved.map((m) => m.id));
+    } finally {
+      await control.close();
+    }
+  });
+
+  it("killing the follower's command connection loses nothing", async () => {
+    const server = await newServer();
+    const publisher = await bus(server);
+    const follower = await bus(server, { name: 'follower' });
+    const got: Message[] = [];
+    follower.subscribe('cmd', (m) => got.push(m));
+    await waitFor(() => follower.redisSubscriptionCount() === 1);
+    const control = await admin(server);
+    try {
+      const load = steadyLoad(publisher, 'cmd');
+      await waitFor(() => load.resolved.length >= 20);
+      const list = String(await control.sendCommand(['CLIENT', 'LIST']));
+      const ids = [...list.matchAll(/^id=(\d+) .*name=follower(?:\s|$)/gm)].map((m) => m[1]!);
+      expect(ids).toHaveLength(1);
+      await control.sendCommand(['CLIENT', 'KILL', 'ID', ids[0]!]);
+      await waitFor(() => load.resolved.length >= 60);
+      await load.stop();
+      const last = load.resolved.at(-1)!;
+      await waitFor(() => got.some((m) => m.id === last.id));
+      expect(got.map((m) => m.id)).toEqual(load.resolved.map((m) => m.id));
+    } finally {
+      await control.close();
+    }
+  });
+
+  it('FLUSHALL: old cursors get gap, live followers carry on in the new epoch', async () => {
+    const server = await newServer();
+    const publisher = await bus(server);
+    const follower = await bus(server);
+    const got: Message[] = [];
+    follower.subscribe('flush', (m) => got.push(m));
+    await waitFor(() => follower.redisSubscriptionCount() === 1);
+    const old = [await publisher.publish('flush', 1), await publisher.publish('flush', 2)];
+    const emptyHead = (await publisher.read('quiet')).cursor;
+    await waitFor(() => got.length === 2);
+
+    const control = await admin(server);
+    await control.flushAll();
+    await control.close();
+    const fresh = [await publisher.publish('flush', 3), await publisher.publish('flush', 4)];
+    await publisher.publish('quiet', 'q');
+
+    for (const cursor of [old[0]!.id, old[1]!.id]) {
+      expect(await follower.read('flush', cursor)).toEqual({
+        messages: [],
+        cursor: fresh[1]!.id,
+        gap: true,
+      });
+    }
+    expect((await follower.read('quiet', emptyHead)).gap).toBe(true);
+    await waitFor(() => got.length === 4);
+    expect(got.map((m) => m.id)).toEqual([...old, ...fresh].map((m) => m.id));
+  });
+
+  it('publishes during an outage reject with COMET_ERR_BUS_UNAVAILABLE, promptly', async () => {
+    const server = await newServer();
+    const publisher = await bus(server, { readyTimeout: 300 });
+    await publisher.publish('outage', 'before');
+    await kill(server);
+    const started = Date.now();
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, n) => publisher.publish('outage', n)),
+    );
+    // Bounded by readyTimeout (300 ms); the generous margin only guards a loaded machine.
+    expect(Date.now() - started).toBeLessThan(5000);
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      const reason = (outcome as PromiseRejectedResult).reason as unknown;
+      expect(isCometError(reason) && reason.code).toBe('COMET_ERR_BUS_UNAVAILABLE');
+      expect((reason as { status: number }).status).toBe(503);
+    }
+    await start(server, false);
+    await waitFor(() =>
+      publisher.publish('outage', 'after').then(
+        () => true,
+        () => false,
+      ),
+    );
+    await publisher.close();
+    await publisher.close();
+    const closed = await publisher.publish('outage', 'closed').catch((e: unknown) => e);
+    expect(isCometError(closed) && closed.code).toBe('COMET_ERR_BUS_CLOSED');
+  });
+
+  it('one Redis subscription per channel per process, whatever the local listeners', async () => {
+    const server = await newServer();
+    const a = await bus(server);
+    const b = await bus(server);
+    const control = await admin(server);
+    const numsub = async (channel: string) => {
+      const reply = (await control.sendCommand(['PUBSUB', 'NUMSUB', channel])) as unknown[];
+      return Number(reply[1]);
+    };
+    try {
+      const counts = new Array<number>(100).fill(0);
+      const offs = counts.map((_, i) => a.subscribe('fan', () => counts[i]!++));
+      await waitFor(() => a.redisSubscriptionCount() === 1);
+      expect(a.subscriberCount('fan')).toBe(100);
+      expect(await numsub('faults:{fan}:notify')).toBe(1);
+
+      const offB = b.subscribe('fan', () => {});
+      await waitFor(() => b.redisSubscriptionCount() === 1);
+      expect(await numsub('faults:{fan}:notify')).toBe(2);
+
+      await b.publish('fan', 'to all');
+      await waitFor(() => counts.every((c) => c === 1));
+      for (const off of offs.slice(1)) off();
+      expect(await numsub('faults:{fan}:notify')).toBe(2);
+      offs[0]!();
+      offB();
+      expect(a.subscriberCount()).toBe(0);
+      await waitFor(async () => (await numsub('faults:{fan}:notify')) === 0);
+      expect(a.redisSubscriptionCount()).toBe(0);
+    } finally {
+      await control.close();
+    }
+  });
+});
