@@ -83,13 +83,22 @@ export class AsyncContext implements TimerTarget {
   /** The client left while a dispatch re-run was in flight (its `close` fires only once). */
   #gone = false;
 
-  constructor(req: IncomingMessage, res: ServerResponse, options: AsyncContextOptions) {
+  /**
+   * @param timeoutMs overrides `options.timeout`, so one options object can
+   * serve every context of a route whatever each request asked for.
+   */
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    options: AsyncContextOptions,
+    timeoutMs?: number,
+  ) {
     this.request = req;
     this.response = res;
     this.#options = options;
     (res as Tagged)[kContext] = this;
     res.on('close', onResponseClose);
-    this.#arm(options.timeout ?? 30_000);
+    this.#arm(timeoutMs ?? options.timeout ?? 30_000);
   }
 
   /** The current state. */

@@ -1,0 +1,73 @@
+/**
+ * The demo chat app: rooms you can publish to and follow by long-poll,
+ * JSONP, poll or stream. `createChatApp()` builds it; `server.ts` runs it.
+ */
+import '../../lib/symbol-metadata.js';
+import Router, { type RouterContext } from '@koa/router';
+import Koa from 'koa';
+import {
+  type Bus,
+  type CometMiddleware,
+  type CorsOptions,
+  comet,
+  longpoll,
+  poll,
+  readJsonBody,
+  stream,
+} from '../../index.js';
+
+const ROOM = /^[\w-]{1,64}$/;
+
+function room(ctx: RouterContext): string {
+  const name = ctx.params.room ?? '';
+  if (!ROOM.test(name)) ctx.throw(404, 'No such room');
+  return `room:${name}`;
+}
+
+/** The rooms controller: one channel per room. */
+export class Rooms {
+  @longpoll('/rooms/:room/messages')
+  messages(ctx: RouterContext) {
+    return room(ctx);
+  }
+
+  @poll('/rooms/:room/unread')
+  unread(ctx: RouterContext) {
+    return room(ctx);
+  }
+
+  @stream('/rooms/:room/live')
+  live(ctx: RouterContext) {
+    return room(ctx);
+  }
+}
+
+/** Options of {@link createChatApp}. */
+export interface ChatAppOptions {
+  bus: Bus;
+  cors?: CorsOptions;
+}
+
+/** Builds the demo Koa app and its comet middleware. */
+export function createChatApp(options: ChatAppOptions): { app: Koa; push: CometMiddleware } {
+  const app = new Koa();
+  const push = comet({
+    bus: options.bus,
+    controllers: [Rooms],
+    ...(options.cors ? { cors: options.cors } : {}),
+  });
+  const router = new Router();
+  router.post('/rooms/:room/messages', async (ctx) => {
+    const channel = room(ctx);
+    const data = await readJsonBody(ctx, { limit: 65_536 });
+    const message = await options.bus.publish(channel, data);
+    ctx.status = 201;
+    ctx.body = { id: message.id };
+  });
+  router.get('/health', (ctx) => {
+    ctx.body = { ok: true, ...push.stats() };
+  });
+  app.use(push);
+  app.use(router.routes());
+  return { app, push };
+}

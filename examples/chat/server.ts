@@ -1,0 +1,29 @@
+/**
+ * `npm start`: the demo chat on the embedded in-memory bus (or Redis when
+ * REDIS_URL is set), on PORT (default 3000). SIGTERM / SIGINT close it
+ * gracefully: held requests are answered, streams end, the process exits.
+ */
+import { createMemoryBus } from '../../index.js';
+import { createChatApp } from './app.js';
+
+const port = Number(process.env.PORT ?? 3000);
+const host = process.env.HOST ?? '127.0.0.1';
+const bus = createMemoryBus();
+const { app, push } = createChatApp({ bus });
+const server = app.listen(port, host, () => {
+  const address = server.address();
+  const actual = typeof address === 'object' && address ? address.port : port;
+  console.log(`koa-comet demo listening on http://${host === '0.0.0.0' ? 'localhost' : host}:${actual}/`);
+});
+push.attach(server, app);
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: closing`);
+  await push.close();
+  await bus.close();
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));

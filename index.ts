@@ -1,0 +1,68 @@
+/**
+ * koa-comet: Servlet 3.0-style suspendable requests for Koa, and every
+ * server-push transport on top of them (poll, long-poll, JSONP, SSE,
+ * NDJSON, multipart/mixed, the forever iframe, WebSocket), fed by one bus.
+ *
+ * @example
+ * ```ts
+ * import Koa from 'koa';
+ * import { comet, createMemoryBus, longpoll } from 'koa-comet';
+ *
+ * class Chat {
+ *   @longpoll('/rooms/:room/messages')
+ *   messages(ctx) { return `room:${ctx.params.room}`; }
+ * }
+ * const app = new Koa();
+ * const push = comet({ bus: createMemoryBus(), controllers: [Chat] });
+ * app.use(push);
+ * push.attach(app.listen(3000), app);
+ * ```
+ */
+import './lib/symbol-metadata.js';
+
+export {
+  AsyncContext,
+  type AsyncContextEvents,
+  type AsyncContextOptions,
+  type AsyncState,
+  startAsync,
+} from './lib/async-context.js';
+export {
+  type Bus,
+  EARLIEST,
+  type Message,
+  type MessageListener,
+  type ReadFrom,
+  type ReadResult,
+} from './lib/bus/bus.js';
+export { createMemoryBus, type MemoryBus, type MemoryBusOptions } from './lib/bus/memory.js';
+export {
+  CometError,
+  type CometErrorCode,
+  type ErrorSpec,
+  errorCatalog,
+  isCometError,
+} from './lib/errors.js';
+export {
+  createTimerWheel,
+  type TimerHandle,
+  type TimerTarget,
+  type TimerWheel,
+  type TimerWheelOptions,
+} from './lib/timer-wheel.js';
+export { type JsonBodyOptions, readJsonBody } from './middleware/body.js';
+export { type CometMiddleware, type CometOptions, comet } from './middleware/comet.js';
+export type { CorsOptions } from './middleware/cors.js';
+export {
+  type Authorize,
+  type ChannelHandler,
+  type Channels,
+  type LongPollOptions,
+  longpoll,
+  type PollOptions,
+  poll,
+  type RouteOptions,
+  type StreamOptions,
+  stream,
+} from './middleware/decorators.js';
+export { type StartAsyncOptions, suspendable } from './middleware/start-async.js';

@@ -1,0 +1,57 @@
+/**
+ * Reading a batch for a request that follows one or several channels, with
+ * one combined cursor (see `cursor.ts`).
+ */
+import type { Bus, Message, ReadResult } from './bus/bus.js';
+import { formatCursor } from './cursor.js';
+import type { Batch } from './envelope.js';
+
+/** What a request reads: its channels and a position in each. */
+export interface ReadPosition {
+  readonly channels: readonly string[];
+  readonly positions: readonly (string | undefined)[];
+}
+
+/** A batch plus the per-channel positions it leaves the reader at. */
+export interface BatchRead extends Batch {
+  readonly positions: readonly string[];
+}
+
+/**
+ * Reads up to `limit` messages per channel after each position.
+ *
+ * A gap on any channel answers `gap: true` with no messages and every
+ * channel at its head: the client re-syncs and follows on from there.
+ * Messages from several channels are merged by publish time. With
+ * `windowMs`, a cursor whose next message is older than that is a gap too
+ * (the client re-syncs instead of replaying stale history).
+ * @throws CometError `COMET_ERR_CURSOR_MALFORMED` from the bus.
+ */
+export async function readBatch(
+  bus: Bus,
+  at: ReadPosition,
+  limit: number,
+  windowMs?: number,
+): Promise<BatchRead> {
+  const { channels, positions } = at;
+  if (channels.length === 1 && windowMs === undefined) {
+    // The hot path: one channel, no window — one read, no Promise.all.
+    const result = await bus.read(channels[0] as string, positions[0], limit);
+    return { ...result, positions: [result.cursor] };
+  }
+  const results = await Promise.all(channels.map((c, i) => bus.read(c, positions[i], limit)));
+  const oldest = windowMs === undefined ? 0 : Date.now() - windowMs;
+  const gap = results.some(
+    (r) => r.gap || (r.messages[0] !== undefined && r.messages[0].time < oldest),
+  );
+  if (channels.length === 1 && !gap) {
+    const result = results[0] as ReadResult;
+    return { ...result, positions: [result.cursor] };
+  }
+  const next = gap
+    ? await Promise.all(channels.map(async (c) => (await bus.read(c, undefined)).cursor))
+    : results.map((r) => r.cursor);
+  const messages: Message[] = gap ? [] : results.flatMap((r) => r.messages);
+  if (channels.length > 1 && messages.length > 1) messages.sort((a, b) => a.time - b.time);
+  return { messages, cursor: formatCursor(next, channels), gap, positions: next };
+}

@@ -1,0 +1,59 @@
+/**
+ * The one JSON shape every transport carries per message, `{"id","channel","data"}`,
+ * and the batch shape of poll / long-poll / JSONP, `{"messages","cursor","gap"}`.
+ */
+import type { Message } from './bus/bus.js';
+
+/** What a batch answer carries. */
+export interface Batch {
+  readonly messages: readonly Message[];
+  readonly cursor: string;
+  readonly gap: boolean;
+}
+
+/**
+ * Encodes envelopes at most once per message: the JSON text is kept beside
+ * the message (weakly) so the long-poll batch, every stream transport and
+ * every subscriber reuse it.
+ */
+export interface EnvelopeCache {
+  /** The envelope JSON text for `message`. */
+  envelope(message: Message): string;
+  /** The batch JSON text. */
+  batch(batch: Batch): string;
+}
+
+/**
+ * Creates an {@link EnvelopeCache}. One per hub; entries go with their messages.
+ * @example
+ * ```ts
+ * const cache = createEnvelopeCache();
+ * cache.batch({ messages: [m], cursor: m.id, gap: false });
+ * ```
+ */
+export function createEnvelopeCache(): EnvelopeCache {
+  const cache = new WeakMap<Message, string>();
+  const envelope = (message: Message): string => {
+    let text = cache.get(message);
+    if (text === undefined) {
+      text = JSON.stringify({ id: message.id, channel: message.channel, data: message.data });
+      cache.set(message, text);
+    }
+    return text;
+  };
+  return {
+    envelope,
+    batch(batch) {
+      let messages = '';
+      for (const message of batch.messages) {
+        messages += (messages === '' ? '' : ',') + envelope(message);
+      }
+      return `{"messages":[${messages}],"cursor":${JSON.stringify(batch.cursor)},"gap":${batch.gap}}`;
+    },
+  };
+}
+
+/** The stream control frame for a gap: `{"gap":true,"cursor":"<head>"}`. */
+export function resetJson(cursor: string): string {
+  return `{"gap":true,"cursor":${JSON.stringify(cursor)}}`;
+}

@@ -1,0 +1,211 @@
+/**
+ * A held long-poll (or JSONP long-poll): an {@link AsyncContext} that is also
+ * a hub member.
+ *
+ * Order of operations, so no publish falls between "nothing yet" and
+ * "parked": the waiter joins its channels first, then reads after its
+ * cursor; a message arriving while the read is in flight marks the waiter
+ * dirty and the read is repeated. Once parked, the first message on any of
+ * its channels wakes it; waiters woken by the same message with the same
+ * cursor, limit and transport variant share one read and one encoded body.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { AsyncContext, type AsyncContextOptions } from './async-context.js';
+import { type BatchRead, readBatch } from './batch-read.js';
+import { formatCursor } from './cursor.js';
+import type { Hub, HubMember, Round } from './hub.js';
+import type { TimerWheel } from './timer-wheel.js';
+import { type BatchTransport, writeBatch } from './transports/batch-transport.js';
+
+/** What a long-poll route is given. */
+export interface LongPollSettings {
+  readonly hub: Hub;
+  readonly timers: TimerWheel;
+  /** Most messages per channel in one answer. */
+  readonly maxBatch: number;
+  /** See `readBatch`: a cursor whose next message is older than this is a gap. */
+  readonly historyWindow?: number;
+}
+
+/** Settings shared by every waiter of one route (one object per route, not per request). */
+export interface LongPollRouteOptions extends LongPollSettings {
+  readonly context: AsyncContextOptions;
+}
+
+/** What one held request follows and how it is answered. */
+export interface LongPollRequest {
+  readonly channels: readonly string[];
+  readonly positions: readonly (string | undefined)[];
+  /** Hold time in ms; 0 answers at once. */
+  readonly timeoutMs: number;
+  readonly transport: BatchTransport;
+  /** The JSONP callback name, `''` otherwise. */
+  readonly variant: string;
+  /** Headers for this response besides the transport's (CORS). */
+  readonly headers: Readonly<Record<string, string>> | undefined;
+}
+
+type Phase = 'reading' | 'parked' | 'waking';
+
+/**
+ * Creates the per-route settings; the context options inside are shared by
+ * every waiter of the route, so a held request allocates none of its own.
+ */
+export function createLongPollRoute(settings: LongPollSettings): LongPollRouteOptions {
+  return {
+    ...settings,
+    context: {
+      timers: settings.timers,
+      onExpire: (ac) => (ac as LongPollWaiter).answerEmpty(),
+      onComplete: (ac) => (ac as LongPollWaiter).release(),
+    },
+  };
+}
+
+/** See the module comment. Created by {@link holdLongPoll}. */
+export class LongPollWaiter extends AsyncContext implements HubMember {
+  readonly #route: LongPollRouteOptions;
+  readonly #request: LongPollRequest;
+  #positions: readonly (string | undefined)[];
+  #phase: Phase = 'reading';
+  #dirty = false;
+
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    route: LongPollRouteOptions,
+    request: LongPollRequest,
+  ) {
+    super(req, res, route.context, request.timeoutMs);
+    this.#route = route;
+    this.#request = request;
+    this.#positions = request.positions;
+    for (const channel of request.channels) route.hub.join(channel, this);
+    this.suspend();
+    this.#read();
+  }
+
+  /** @internal Hub callback. */
+  notify(round: Round): void {
+    if (this.state === 'completed') return;
+    if (this.#phase === 'reading') {
+      this.#dirty = true;
+      return;
+    }
+    if (this.#phase !== 'parked') return;
+    this.#phase = 'waking';
+    const { transport, variant, channels } = this.#request;
+    const key = `${transport.name}\0${variant}\0${channels.join('\0')}\0${this.#positions.join('\0')}`;
+    const answer = round.once(key, () => this.#readEncoded());
+    answer.then(
+      (encoded) => this.#deliver(encoded),
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  /** @internal Hub callback: answer now with the current cursor. */
+  shutdown(): void {
+    if (this.state !== 'completed') {
+      this.answerEmpty();
+      this.complete();
+    }
+  }
+
+  /** @internal Answers `messages: []` with the current cursor (timeout, shutdown). */
+  answerEmpty(): void {
+    const cursor = formatCursor(
+      this.#positions.map((p) => p ?? ''),
+      this.#request.channels,
+    );
+    const json = this.#route.hub.envelopes.batch({ messages: [], cursor, gap: false });
+    this.#write(this.#request.transport.encode(json, this.#request.variant));
+  }
+
+  /** @internal Leaves the hub; called once when the context completes. */
+  release(): void {
+    for (const channel of this.#request.channels) this.#route.hub.leave(channel, this);
+    const res = this.response;
+    if (!res.writableEnded && !res.destroyed) res.end();
+  }
+
+  #read(): void {
+    this.#phase = 'reading';
+    this.#dirty = false;
+    this.#readEncoded().then(
+      (encoded) => this.#deliver(encoded),
+      (error: unknown) => this.#fail(error),
+    );
+  }
+
+  async #readEncoded(): Promise<{ read: BatchRead; body: Buffer | undefined }> {
+    const at = { channels: this.#request.channels, positions: this.#positions };
+    const { hub, maxBatch, historyWindow } = this.#route;
+    const read = await readBatch(hub.bus, at, maxBatch, historyWindow);
+    if (read.messages.length === 0 && !read.gap) return { read, body: undefined };
+    const json = this.#route.hub.envelopes.batch(read);
+    return { read, body: this.#request.transport.encode(json, this.#request.variant) };
+  }
+
+  #deliver({ read, body }: { read: BatchRead; body: Buffer | undefined }): void {
+    if (this.state === 'completed') return;
+    if (body !== undefined) {
+      this.#write(body);
+      this.complete();
+      return;
+    }
+    // Nothing after the cursor: park at the position the read reached.
+    this.#positions = read.positions;
+    if (this.#phase === 'reading' && this.#dirty) {
+      this.#read();
+      return;
+    }
+    if (this.#request.timeoutMs === 0) {
+      this.answerEmpty();
+      this.complete();
+      return;
+    }
+    this.#phase = 'parked';
+  }
+
+  #fail(error: unknown): void {
+    if (this.state === 'completed') return;
+    const res = this.response;
+    const status = (error as { status?: number }).status ?? 500;
+    const body =
+      typeof (error as { toJSON?: unknown }).toJSON === 'function' && status < 500
+        ? JSON.stringify(error)
+        : JSON.stringify({ error: { code: 'COMET_ERR_BUS_UNAVAILABLE', message: 'Read failed' } });
+    if (!res.headersSent && !res.destroyed) {
+      res.writeHead(status < 500 ? status : 503, {
+        'Content-Type': 'application/json; charset=utf-8',
+        'Cache-Control': 'no-store',
+      });
+      res.end(body);
+    }
+    this.complete();
+  }
+
+  #write(body: Buffer): void {
+    writeBatch(this.response, this.#request.transport, body, this.#request.headers);
+  }
+}
+
+/**
+ * Holds a long-poll: answers at once when messages (or a gap) already follow
+ * the cursor, else parks until one arrives, the timeout, the client leaving
+ * or shutdown. The returned context completes exactly once.
+ *
+ * @example
+ * ```ts
+ * holdLongPoll(req, res, route, { channels: ['room:lobby'], positions: [cursor],
+ *   timeoutMs: 25_000, transport: longPollTransport, variant: '', headers: undefined });
+ * ```
+ */
+export function holdLongPoll(
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: LongPollRouteOptions,
+  request: LongPollRequest,
+): LongPollWaiter {
+  return new LongPollWaiter(req, res, route, request);
+}

@@ -1,0 +1,84 @@
+/**
+ * Koa handlers for `@poll` and `@longpoll` routes. They check the request,
+ * then hand the raw `req`/`res` to `lib/` (`ctx.respond = false`): a held
+ * long-poll keeps no Koa promise chain alive, only its socket and a waiter.
+ */
+import type { RouterContext } from '@koa/router';
+import { readBatch } from '../lib/batch-read.js';
+import { parseCursor } from '../lib/cursor.js';
+import { CometError } from '../lib/errors.js';
+import { createLongPollRoute, holdLongPoll } from '../lib/long-poll-waiter.js';
+import { jsonpTransport } from '../lib/transports/jsonp.js';
+import { longPollTransport } from '../lib/transports/long-poll.js';
+import { etagOf, matchesEtag, pollTransport } from '../lib/transports/poll.js';
+import type { LongPollOptions, PollOptions } from './decorators.js';
+import { callbackOf, cursorOf, timeoutOf } from './request-params.js';
+import type { RouteServices } from './route-services.js';
+
+/** Resolves the channels a request follows (handler + authorisation). */
+export type ChannelResolver = (ctx: RouterContext) => Promise<readonly string[]>;
+
+/** Builds the Koa handler of a `@longpoll` route. */
+export function longPollHandler(
+  services: RouteServices,
+  options: LongPollOptions,
+  channelsOf: ChannelResolver,
+) {
+  const route = createLongPollRoute({
+    hub: services.hub,
+    timers: services.timers,
+    maxBatch: options.maxBatch ?? 100,
+    ...(options.historyWindow !== undefined ? { historyWindow: options.historyWindow } : {}),
+  });
+  const defaultTimeout = options.timeout ?? 25;
+  const jsonp = options.jsonp ?? true;
+  return async (ctx: RouterContext): Promise<void> => {
+    const callback = callbackOf(ctx);
+    if (callback !== undefined && !jsonp) throw new CometError('COMET_ERR_JSONP_DISABLED');
+    const timeoutMs = timeoutOf(ctx, defaultTimeout);
+    const raw = cursorOf(ctx);
+    const channels = await channelsOf(ctx);
+    const positions = parseCursor(raw, channels);
+    if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
+    ctx.respond = false;
+    holdLongPoll(ctx.req, ctx.res, route, {
+      channels,
+      positions,
+      timeoutMs,
+      transport: callback === undefined ? longPollTransport : jsonpTransport,
+      variant: callback ?? '',
+      headers: undefined,
+    });
+  };
+}
+
+/** Builds the Koa handler of a `@poll` route. */
+export function pollHandler(
+  services: RouteServices,
+  options: PollOptions,
+  channelsOf: ChannelResolver,
+) {
+  const limit = options.maxBatch ?? 100;
+  return async (ctx: RouterContext): Promise<void> => {
+    const raw = cursorOf(ctx);
+    const channels = await channelsOf(ctx);
+    const positions = parseCursor(raw, channels);
+    const read = await readBatch(
+      services.hub.bus,
+      { channels, positions },
+      limit,
+      options.historyWindow,
+    );
+    const body = pollTransport.encode(services.hub.envelopes.batch(read), '');
+    const etag = etagOf(body);
+    ctx.set(pollTransport.headers as Record<string, string>);
+    ctx.set('ETag', etag);
+    if (matchesEtag(ctx.get('If-None-Match'), etag)) {
+      ctx.status = 304;
+      return;
+    }
+    ctx.status = 200;
+    ctx.body = body;
+    ctx.type = pollTransport.headers['Content-Type'] as string;
+  };
+}

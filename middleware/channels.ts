@@ -1,0 +1,75 @@
+/**
+ * Turning a decorated method's answer into the channels a request follows,
+ * with refusals (a thrown 401/403, an `authorize` hook saying no) mapped
+ * to coded errors.
+ */
+import type { RouterContext } from '@koa/router';
+import { CometError, isCometError } from '../lib/errors.js';
+import type { ChannelResolver } from './batch-routes.js';
+import type { Authorize, RouteDefinition } from './decorators.js';
+
+/**
+ * Builds the resolver of one route: calls the decorated method, checks
+ * what it returned, then runs the global and the route's `authorize` hooks.
+ * @throws CometError `COMET_ERR_OPTIONS_INVALID` when the method is missing.
+ */
+export function channelResolver(
+  instance: Record<PropertyKey, unknown>,
+  route: RouteDefinition,
+  authorizeAll: Authorize | undefined,
+): ChannelResolver {
+  const method = instance[route.key];
+  if (typeof method !== 'function') {
+    throw new CometError(
+      'COMET_ERR_OPTIONS_INVALID',
+      `No method ${String(route.key)} for ${route.path}`,
+    );
+  }
+  const checks = [authorizeAll, route.options.authorize].filter(
+    (c): c is Authorize => c !== undefined,
+  );
+  return async (ctx: RouterContext) => {
+    let answer: unknown;
+    try {
+      answer = await method.call(instance, ctx);
+    } catch (error) {
+      throw refusal(error);
+    }
+    const channels = normalize(answer);
+    for (const check of checks) {
+      let allowed: unknown;
+      try {
+        allowed = await check(ctx, channels);
+      } catch (error) {
+        throw refusal(error);
+      }
+      if (allowed === false) throw new CometError('COMET_ERR_AUTH_FORBIDDEN');
+    }
+    return channels;
+  };
+}
+
+function normalize(answer: unknown): readonly string[] {
+  if (typeof answer === 'string' && answer !== '') return [answer];
+  if (
+    Array.isArray(answer) &&
+    answer.length > 0 &&
+    answer.every((c) => typeof c === 'string' && c !== '')
+  ) {
+    return [...new Set(answer as string[])];
+  }
+  throw new CometError('COMET_ERR_ROUTE_INVALID');
+}
+
+/** Maps what a handler threw to refuse (Koa `ctx.throw(401/403/404)`) onto the catalog. */
+function refusal(error: unknown): unknown {
+  if (isCometError(error)) return error;
+  const status = (error as { status?: unknown }).status;
+  const expose = (error as { expose?: unknown }).expose === true;
+  const message = expose ? (error as Error).message : undefined;
+  if (status === 401)
+    return new CometError('COMET_ERR_AUTH_UNAUTHORIZED', message, { cause: error });
+  if (status === 403) return new CometError('COMET_ERR_AUTH_FORBIDDEN', message, { cause: error });
+  if (status === 404) return new CometError('COMET_ERR_ROUTE_NOT_FOUND', message, { cause: error });
+  return error;
+}

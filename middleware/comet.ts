@@ -1,0 +1,159 @@
+/**
+ * `comet()`: the one middleware users mount. It mounts the decorated
+ * controllers on `@koa/router`, gives every ctx `startAsync()`, answers
+ * CORS, turns coded errors into JSON 4xx bodies, and closes gracefully.
+ */
+import type { Server } from 'node:http';
+import Router, { type RouterContext } from '@koa/router';
+import type Koa from 'koa';
+import type { Context, Middleware, Next } from 'koa';
+import type { AsyncContext } from '../lib/async-context.js';
+import type { Bus } from '../lib/bus/bus.js';
+import { CometError } from '../lib/errors.js';
+import { Hub } from '../lib/hub.js';
+import { createTimerWheel, type TimerWheel } from '../lib/timer-wheel.js';
+import { longPollHandler, pollHandler } from './batch-routes.js';
+import { channelResolver } from './channels.js';
+import { type CorsOptions, createCorsPolicy } from './cors.js';
+import { type Authorize, routesOf } from './decorators.js';
+import { renderError } from './render-error.js';
+import type { RouteServices } from './route-services.js';
+import { type AsyncHost, heldUntilComplete, installStartAsync, kHost } from './start-async.js';
+import { type StreamUpgrade, streamHandler, streamUpgradeHandler } from './stream-route.js';
+import { attachUpgrades } from './upgrade.js';
+
+/** Options of {@link comet}. */
+export interface CometOptions {
+  /** The bus every route reads and follows. */
+  bus: Bus;
+  /** Controller classes (instantiated with no arguments) or instances with decorated methods. */
+  controllers?: readonly object[];
+  /** A path prefix for every decorated route, e.g. `/api`. */
+  prefix?: string;
+  /** Cross-origin readers; default same origin only. */
+  cors?: CorsOptions;
+  /** Runs for every decorated route after the handler chose its channels. */
+  authorize?: Authorize;
+  /** Answer requests nothing downstream handled with a JSON 404. Default true. */
+  jsonNotFound?: boolean;
+  /** Milliseconds `close()` waits for connections before cutting them. Default 5,000. */
+  shutdownGrace?: number;
+  /** The shared timer (injected for tests). */
+  timers?: TimerWheel;
+}
+
+/** What {@link comet} returns: a Koa middleware with a few handles. */
+export interface CometMiddleware extends Middleware {
+  readonly bus: Bus;
+  readonly hub: Hub;
+  readonly router: Router;
+  /**
+   * Ties the middleware to the http server: WebSocket upgrades on `@stream`
+   * routes, and `close()` closing the server too. Pass the app so upgrade
+   * requests get a context with the app's extensions.
+   */
+  attach(server: Server, app?: Koa): void;
+  /**
+   * Graceful shutdown: refuses new suspensions (503), answers every held
+   * request at once with its current cursor, ends every stream, closes the
+   * attached servers (cutting what is left after `shutdownGrace`).
+   */
+  close(): Promise<void>;
+  /** Live counts: held members, active channels, hand-written contexts. */
+  stats(): { held: number; channels: number; contexts: number };
+}
+
+/**
+ * Creates the koa-comet middleware.
+ * @throws CometError `COMET_ERR_OPTIONS_INVALID` for a bad option.
+ * @example
+ * ```ts
+ * const app = new Koa();
+ * const push = comet({ bus: createMemoryBus(), controllers: [Chat] });
+ * app.use(push);
+ * push.attach(app.listen(3000));
+ * ```
+ */
+export function comet(options: CometOptions): CometMiddleware {
+  const hub = new Hub(options.bus);
+  const timers = options.timers ?? createTimerWheel();
+  const cors = createCorsPolicy(options.cors);
+  const services: RouteServices = { hub, timers, cors };
+  const contexts = new Set<AsyncContext>();
+  const host: AsyncHost = { timers, contexts, closing: () => hub.closing };
+  const { router, upgrades } = buildRouter(options, services);
+  const routes = router.routes();
+  const jsonNotFound = options.jsonNotFound ?? true;
+  const servers: Server[] = [];
+
+  const middleware = (async (ctx: Context, next: Next) => {
+    (ctx as Context & { [kHost]?: AsyncHost })[kHost] = host;
+    installStartAsync(ctx);
+    try {
+      if (cors.apply(ctx)) return;
+      await routes(ctx as RouterContext, next);
+      const held = heldUntilComplete(ctx);
+      if (held) await held;
+      if (jsonNotFound && ctx.respond !== false && ctx.status === 404 && ctx.body == null) {
+        throw new CometError('COMET_ERR_ROUTE_NOT_FOUND');
+      }
+    } catch (error) {
+      renderError(ctx, error);
+    }
+  }) as CometMiddleware;
+
+  return Object.assign(middleware, {
+    bus: options.bus,
+    hub,
+    router,
+    attach(server: Server, app?: Koa) {
+      servers.push(server);
+      attachUpgrades(server, router, upgrades, app);
+    },
+    async close() {
+      hub.shutdown();
+      for (const ac of [...contexts]) ac.onTimer();
+      await Promise.all(servers.map((s) => closeServer(s, options.shutdownGrace ?? 5000)));
+      timers.close();
+    },
+    stats: () => ({
+      held: hub.memberCount(),
+      channels: hub.activeChannels,
+      contexts: contexts.size,
+    }),
+  });
+}
+
+function buildRouter(options: CometOptions, services: RouteServices) {
+  const router = new Router(options.prefix ? { prefix: options.prefix } : {});
+  const upgrades = new Map<unknown, StreamUpgrade>();
+  for (const controller of options.controllers ?? []) {
+    const instance = (
+      typeof controller === 'function' ? new (controller as new () => object)() : controller
+    ) as Record<PropertyKey, unknown>;
+    for (const route of routesOf(controller)) {
+      const channelsOf = channelResolver(instance, route, options.authorize);
+      if (route.kind === 'poll')
+        router.get(route.path, pollHandler(services, route.options, channelsOf));
+      else if (route.kind === 'longpoll')
+        router.get(route.path, longPollHandler(services, route.options, channelsOf));
+      else {
+        const handler = streamHandler(services, route.options, channelsOf);
+        router.get(route.path, handler);
+        const upgrade = streamUpgradeHandler(services, route.options, channelsOf);
+        if (upgrade) upgrades.set(handler, upgrade);
+      }
+    }
+  }
+  return { router, upgrades };
+}
+
+async function closeServer(server: Server, grace: number): Promise<void> {
+  if (!server.listening) return;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const cut = setTimeout(() => server.closeAllConnections(), grace);
+  cut.unref();
+  await closed;
+  clearTimeout(cut);
+}

@@ -1,0 +1,47 @@
+/**
+ * Reading and checking what a comet request asks for: cursor, timeout,
+ * callback. Every bad value is a coded 4xx, never a crash.
+ */
+import type { Context } from 'koa';
+import { isCallbackName } from '../lib/callback-name.js';
+import { CometError } from '../lib/errors.js';
+
+/** The one value of a query parameter; a repeated parameter is refused. */
+export function single(ctx: Context, name: string, onRepeat: CometError): string | undefined {
+  const value = ctx.query[name];
+  if (Array.isArray(value)) throw onRepeat;
+  return value;
+}
+
+/**
+ * The resume cursor: `Last-Event-ID` wins over `?cursor=` (a browser's
+ * EventSource reconnects with its original URL plus the header).
+ * @throws CometError `COMET_ERR_CURSOR_MALFORMED` for a repeated `cursor`.
+ */
+export function cursorOf(ctx: Context): string | undefined {
+  const header = ctx.get('Last-Event-ID');
+  if (header !== '') return header;
+  return single(ctx, 'cursor', new CometError('COMET_ERR_CURSOR_MALFORMED'));
+}
+
+/**
+ * The hold time in ms: `?timeout=` whole seconds 0–60, else the route default.
+ * @throws CometError `COMET_ERR_TIMEOUT_INVALID` for anything else.
+ */
+export function timeoutOf(ctx: Context, defaultSeconds: number): number {
+  const raw = single(ctx, 'timeout', new CometError('COMET_ERR_TIMEOUT_INVALID'));
+  if (raw === undefined) return defaultSeconds * 1000;
+  if (!/^\d{1,2}$/.test(raw) || Number(raw) > 60) throw new CometError('COMET_ERR_TIMEOUT_INVALID');
+  return Number(raw) * 1000;
+}
+
+/**
+ * The `?callback=` name, checked against DESIGN.md's pattern; `undefined` when absent.
+ * @throws CometError `COMET_ERR_CALLBACK_INVALID`.
+ */
+export function callbackOf(ctx: Context): string | undefined {
+  const raw = single(ctx, 'callback', new CometError('COMET_ERR_CALLBACK_INVALID'));
+  if (raw === undefined) return undefined;
+  if (!isCallbackName(raw)) throw new CometError('COMET_ERR_CALLBACK_INVALID');
+  return raw;
+}

@@ -1,0 +1,35 @@
+/**
+ * WebSocket upgrades for `@stream` routes on the app's own http server:
+ * the upgrade request is matched against the router, given a Koa context
+ * (so `ctx.params` and the decorated method work as for HTTP), and handed
+ * to the route's upgrade handler. Anything else is refused with 404.
+ */
+import { type IncomingMessage, type Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type Router from '@koa/router';
+import type { RouterContext } from '@koa/router';
+import Koa from 'koa';
+import type { StreamUpgrade } from './stream-route.js';
+
+/** Listens for upgrades on `server`; `upgrades` maps a route handler to its upgrade handler. */
+export function attachUpgrades(
+  server: Server,
+  router: Router,
+  upgrades: ReadonlyMap<unknown, StreamUpgrade>,
+  app: Koa | undefined,
+): void {
+  if (upgrades.size === 0) return;
+  const koa = app ?? new Koa();
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    for (const layer of router.match(path, 'GET').pathAndMethod) {
+      const upgrade = layer.stack.map((h) => upgrades.get(h)).find((u) => u !== undefined);
+      if (upgrade === undefined) continue;
+      const ctx = koa.createContext(req, new ServerResponse(req)) as RouterContext;
+      ctx.params = layer.params(path, layer.captures(path), {});
+      upgrade(ctx, req, socket, head);
+      return;
+    }
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
+}
