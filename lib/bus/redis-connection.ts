@@ -32,30 +32,36 @@ export interface Connectable {
   readonly isReady: boolean;
   readonly isOpen: boolean;
   once(event: 'ready', listener: () => void): unknown;
-  off(event: 'ready', listener: () => void): unknown;
   close(): Promise<unknown>;
   destroy(): void;
 }
 
 /**
- * Resolves once `client` is ready; rejects with `COMET_ERR_BUS_UNAVAILABLE`
- * after `timeout` ms (or at once when `timeout` is 0). Waiting callers are
- * bounded in time, so an outage never builds an unbounded backlog.
+ * Returns `whenReady(timeout)`: resolves once `client` is ready; rejects with
+ * `COMET_ERR_BUS_UNAVAILABLE` after `timeout` ms (at once when `timeout` is 0).
+ * Waiting callers are bounded in time, so an outage never builds an unbounded
+ * backlog, and they share one `ready` listener however many there are.
  */
-export function whenReady(client: Connectable, timeout: number): Promise<void> {
-  if (client.isReady) return Promise.resolve();
-  if (timeout <= 0) return Promise.reject(new CometError('COMET_ERR_BUS_UNAVAILABLE'));
-  return new Promise((resolve, reject) => {
-    const onReady = () => {
-      clearTimeout(timer);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      client.off('ready', onReady);
-      reject(new CometError('COMET_ERR_BUS_UNAVAILABLE'));
-    }, timeout);
-    client.once('ready', onReady);
-  });
+export function readyGate(client: Connectable): (timeout: number) => Promise<void> {
+  let next: Promise<void> | undefined;
+  const nextReady = () => {
+    next ??= new Promise<void>((resolve) => {
+      client.once('ready', () => {
+        next = undefined;
+        resolve();
+      });
+    });
+    return next;
+  };
+  return (timeout) => {
+    if (client.isReady) return Promise.resolve();
+    if (timeout <= 0) return Promise.reject(new CometError('COMET_ERR_BUS_UNAVAILABLE'));
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new CometError('COMET_ERR_BUS_UNAVAILABLE')), timeout);
+    });
+    return Promise.race([nextReady(), expired]).finally(() => clearTimeout(timer));
+  };
 }
 
 /**

@@ -1,34 +1,16 @@
 /**
- * The live path of the Redis bus: one Pub/Sub subscription per active channel
- * per process, shared by every local listener, and a per-channel position
- * (epoch + last delivered stream id) that makes delivery gap-free and
+ * The live path of the Redis bus: ONE Pub/Sub subscription per active channel
+ * per process, on one dedicated connection, shared by every local listener of
+ * that channel; the last local listener leaving releases it. Each followed
+ * channel is a {@link ChannelFollow}, which keeps delivery gap- and
  * duplicate-free.
- *
- * A Pub/Sub message is only a wake-up that carries the new entry and the id
- * of the entry before it. When that previous id is the last one delivered
- * here, the entry is delivered straight away (no read); otherwise — a missed
- * wake-up, a reconnect, a new epoch — the follower reads the stream after its
- * position until it is caught up. Reads per channel run one at a time; a
- * wake-up during a read only marks the channel dirty. Delivery is by id
- * comparison, so an entry seen both in a read and in a wake-up goes out once.
  */
 import { debuglog } from 'node:util';
-import type { Message, MessageListener } from './bus.js';
-import { type ChannelKeys, compareStreamIds, formatCursor, STREAM_START } from './redis-ids.js';
-import { type Notification, parseNotification, type RangeReply } from './redis-scripts.js';
+import type { MessageListener } from './bus.js';
+import { ChannelFollow, type ReadRange } from './redis-channel.js';
+import type { ChannelKeys } from './redis-ids.js';
 
 const debug = debuglog('comet:redis');
-
-/** Where a follower reads from. */
-export type RangeRequest =
-  | { readonly kind: 'now' }
-  | { readonly kind: 'earliest'; readonly limit: number }
-  | {
-      readonly kind: 'after';
-      readonly epoch: string;
-      readonly after: string;
-      readonly limit: number;
-    };
 
 /** The subset of a node-redis client used for Pub/Sub. */
 export interface PubSubClient {
@@ -41,33 +23,17 @@ export interface PubSubClient {
 export interface FollowerDeps {
   readonly subscriber: PubSubClient;
   readonly keysOf: (channel: string) => ChannelKeys;
-  readonly readRange: (channel: string, request: RangeRequest) => Promise<RangeReply>;
+  readonly readRange: ReadRange;
   /** Entries fetched per catch-up read. */
   readonly batch: number;
-}
-
-interface Follow {
-  readonly channel: string;
-  readonly keys: ChannelKeys;
-  readonly listeners: Set<MessageListener>;
-  readonly onNotify: (payload: string) => void;
-  subscribed: 'no' | 'pending' | 'yes';
-  /** Undefined until the "from now" head has been read. */
-  epoch: string | undefined;
-  last: string;
-  fromEarliest: boolean;
-  positioning: boolean;
-  reading: boolean;
-  dirty: boolean;
-  released: boolean;
 }
 
 /** The live side of one Redis bus: see the module comment. */
 export class RedisFollower {
   readonly #deps: FollowerDeps;
-  readonly #follows = new Map<string, Follow>();
-  /** Released channels whose UNSUBSCRIBE failed (connection down): retried on resync. */
-  readonly #leftovers = new Set<Follow>();
+  readonly #follows = new Map<string, ChannelFollow>();
+  /** Released channels whose UNSUBSCRIBE could not be sent (connection down). */
+  readonly #leftovers = new Set<ChannelFollow>();
   #listenerCount = 0;
 
   constructor(deps: FollowerDeps) {
@@ -78,11 +44,17 @@ export class RedisFollower {
   add(channel: string, listener: MessageListener): () => void {
     let follow = this.#follows.get(channel);
     if (!follow) {
-      follow = this.#open(channel);
+      const { keysOf, readRange, batch } = this.#deps;
+      follow = new ChannelFollow(channel, keysOf(channel), readRange, batch);
       this.#follows.set(channel, follow);
+      // The head read goes out now, on the command connection, ahead of any
+      // publish this process makes after subscribe() returns: "from now" holds
+      // for local publishes even before the SUBSCRIBE is confirmed.
+      follow.resume();
+      this.#subscribe(follow);
     }
     const entry = follow;
-    // A wrapper, so the same function subscribed twice still counts twice.
+    // A wrapper, so the same function subscribed twice counts (and is called) twice.
     const own: MessageListener = (message) => listener(message);
     entry.listeners.add(own);
     this.#listenerCount += 1;
@@ -112,15 +84,14 @@ export class RedisFollower {
   /**
    * After a (re)connect of either connection: subscribe what is not yet
    * subscribed, then re-read every channel from its last delivered id.
-   * node-redis re-subscribes known channels before it emits `ready`, so the
-   * reads here cannot miss a wake-up.
+   * node-redis re-subscribes known channels before it emits `ready`, so these
+   * reads cannot miss a wake-up.
    */
   resync(): void {
     for (const follow of this.#leftovers) this.#unsubscribe(follow);
     for (const follow of this.#follows.values()) {
       this.#subscribe(follow);
-      if (follow.epoch === undefined) void this.#position(follow);
-      else void this.#pump(follow);
+      follow.resume();
     }
   }
 
@@ -135,36 +106,13 @@ export class RedisFollower {
     this.#listenerCount = 0;
   }
 
-  #open(channel: string): Follow {
-    const follow: Follow = {
-      channel,
-      keys: this.#deps.keysOf(channel),
-      listeners: new Set(),
-      onNotify: (payload) => this.#onNotify(follow, payload),
-      subscribed: 'no',
-      epoch: undefined,
-      last: '',
-      fromEarliest: false,
-      positioning: false,
-      reading: false,
-      dirty: false,
-      released: false,
-    };
-    // The head read goes out now, on the command connection, ahead of any
-    // publish this process makes after subscribe() returns: "from now" holds
-    // for local publishes even before the SUBSCRIBE is confirmed.
-    void this.#position(follow);
-    this.#subscribe(follow);
-    return follow;
-  }
-
-  #release(follow: Follow): void {
+  #release(follow: ChannelFollow): void {
     follow.released = true;
     this.#follows.delete(follow.channel);
     if (follow.subscribed === 'yes') this.#unsubscribe(follow);
   }
 
-  #subscribe(follow: Follow): void {
+  #subscribe(follow: ChannelFollow): void {
     const { subscriber } = this.#deps;
     if (follow.subscribed !== 'no' || follow.released || !subscriber.isReady) return;
     follow.subscribed = 'pending';
@@ -172,7 +120,7 @@ export class RedisFollower {
       () => {
         follow.subscribed = 'yes';
         if (follow.released) this.#unsubscribe(follow);
-        else void this.#pump(follow);
+        else follow.resume();
       },
       (error: unknown) => {
         follow.subscribed = 'no';
@@ -181,7 +129,7 @@ export class RedisFollower {
     );
   }
 
-  #unsubscribe(follow: Follow): void {
+  #unsubscribe(follow: ChannelFollow): void {
     this.#leftovers.delete(follow);
     if (!this.#deps.subscriber.isReady) {
       this.#leftovers.add(follow);
@@ -194,111 +142,4 @@ export class RedisFollower {
       () => this.#leftovers.add(follow),
     );
   }
-
-  async #position(follow: Follow): Promise<void> {
-    if (follow.positioning || follow.epoch !== undefined) return;
-    follow.positioning = true;
-    try {
-      const head = await this.#deps.readRange(follow.channel, { kind: 'now' });
-      follow.epoch = head.epoch;
-      follow.last = head.head;
-    } catch (error) {
-      debug('head of %s not read: %s', follow.channel, String(error));
-      return;
-    } finally {
-      follow.positioning = false;
-    }
-    await this.#pump(follow);
-  }
-
-  #onNotify(follow: Follow, payload: string): void {
-    if (follow.released) return;
-    const note = parseNotification(payload);
-    if (note && this.#inStep(follow, note)) {
-      follow.last = note.streamId;
-      const data: unknown = JSON.parse(note.data);
-      const id = formatCursor(note.epoch, note.streamId);
-      this.#emit(follow, { id, channel: follow.channel, data, time: note.time });
-      return;
-    }
-    if (note && note.epoch === follow.epoch && compareStreamIds(note.streamId, follow.last) <= 0) {
-      return; // already delivered by a read
-    }
-    void this.#pump(follow);
-  }
-
-  #inStep(follow: Follow, note: Notification): boolean {
-    return (
-      !follow.reading &&
-      !follow.fromEarliest &&
-      note.epoch === follow.epoch &&
-      note.previous === follow.last
-    );
-  }
-
-  /** Reads after the channel's position until caught up; one loop per channel at a time. */
-  async #pump(follow: Follow): Promise<void> {
-    if (follow.reading) {
-      follow.dirty = true;
-      return;
-    }
-    if (follow.released || follow.subscribed !== 'yes' || follow.epoch === undefined) return;
-    follow.reading = true;
-    try {
-      do {
-        follow.dirty = false;
-        await this.#readOnce(follow);
-      } while (follow.dirty && !follow.released);
-    } catch (error) {
-      // The next wake-up or reconnect resumes from the same position.
-      debug('catch-up of %s failed: %s', follow.channel, String(error));
-    } finally {
-      follow.reading = false;
-    }
-  }
-
-  async #readOnce(follow: Follow): Promise<void> {
-    const { batch, readRange } = this.#deps;
-    const request: RangeRequest = follow.fromEarliest
-      ? { kind: 'earliest', limit: batch }
-      : { kind: 'after', epoch: follow.epoch!, after: follow.last, limit: batch };
-    const range = await readRange(follow.channel, request);
-    if (follow.released) return;
-    if (range.gap) {
-      // History moved past us (trimmed, or a new epoch): listeners have no gap
-      // signal, so follow on from the oldest message still there.
-      debug('%s: gap while following, continuing from the earliest message', follow.channel);
-      follow.fromEarliest = true;
-      follow.dirty = true;
-      return;
-    }
-    if (follow.fromEarliest) {
-      // Everything the earliest read returns is new to us; with none, the head is.
-      follow.fromEarliest = false;
-      follow.epoch = range.epoch;
-      follow.last = range.messages.length > 0 ? STREAM_START : range.head;
-    }
-    for (const message of range.messages) {
-      const streamId = streamIdOf(message.id, range.epoch);
-      if (compareStreamIds(streamId, follow.last) <= 0) continue;
-      follow.last = streamId;
-      this.#emit(follow, message);
-    }
-    if (range.messages.length >= batch) follow.dirty = true;
-  }
-
-  #emit(follow: Follow, message: Message): void {
-    for (const listener of follow.listeners) {
-      try {
-        listener(message);
-      } catch (error) {
-        // One failing listener must not starve the others or stop the channel.
-        debug('listener on %s threw: %s', follow.channel, String(error));
-      }
-    }
-  }
-}
-
-function streamIdOf(id: string, epoch: string): string {
-  return id.slice(epoch.length + 1);
 }

@@ -29,14 +29,15 @@ import { debuglog } from 'node:util';
 import { createClient } from 'redis';
 import { CometError } from '../errors.js';
 import { type Bus, EARLIEST, type Message, type ReadFrom, type ReadResult } from './bus.js';
+import type { RangeRequest } from './redis-channel.js';
 import {
   fullJitterBackoff,
   type ReconnectOptions,
+  readyGate,
   shutDown,
   toBusError,
-  whenReady,
 } from './redis-connection.js';
-import { type RangeRequest, RedisFollower } from './redis-follower.js';
+import { RedisFollower } from './redis-follower.js';
 import { channelKeys, formatCursor, newEpoch, parseCursor } from './redis-ids.js';
 import {
   decodePublish,
@@ -152,11 +153,13 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
       },
     });
   const subscriber = client.duplicate({ disableOfflineQueue: true, name: `${name}:sub` });
+  const commandsReady = readyGate(client);
+  const subscriberReady = readyGate(subscriber);
   let closed = false;
   let closing: Promise<void> | undefined;
 
   async function readRange(channel: string, request: RangeRequest): Promise<RangeReply> {
-    await whenReady(client, readyTimeout);
+    await commandsReady(readyTimeout);
     const args =
       request.kind === 'after'
         ? ['after', request.epoch, request.after, String(request.limit)]
@@ -207,7 +210,7 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
       const keys = channelKeys(prefix, channel);
       const args = [newEpoch(), json, String(time), trim[0]!, trim[1]!, trimOp, keys.notify];
       try {
-        await whenReady(client, readyTimeout);
+        await commandsReady(readyTimeout);
         const reply = await runScript(client, publishScript, keys, args, commandTimeout);
         const { epoch, streamId } = decodePublish(reply);
         return { id: formatCursor(epoch, streamId), channel, data, time };
@@ -243,7 +246,7 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
     redisSubscriptionCount: () => follower.subscriptionCount(),
 
     async ready(timeout = 5000) {
-      await Promise.all([whenReady(client, timeout), whenReady(subscriber, timeout)]);
+      await Promise.all([commandsReady(timeout), subscriberReady(timeout)]);
     },
 
     close() {
