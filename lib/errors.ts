@@ -74,7 +74,7 @@ export type CometErrorCode = keyof typeof errorCatalog;
 /**
  * An error with a stable `code` and an HTTP `status`.
  *
- * `expose` is true for 4xx codes: their message is safe to send to the client.
+ * `expose` is true for 4xx and 503 codes: their message is safe to send to the client.
  *
  * @example
  * ```ts
@@ -86,7 +86,7 @@ export class CometError extends Error {
   readonly code: CometErrorCode;
   /** The HTTP status the middleware answers with. */
   readonly status: number;
-  /** Whether the message may be shown to the client (true for 4xx). */
+  /** Whether the message may be shown to the client (true for 4xx and 503). */
   readonly expose: boolean;
 
   constructor(code: CometErrorCode, message?: string, options?: { cause?: unknown }) {
@@ -95,7 +95,8 @@ export class CometError extends Error {
     this.name = 'CometError';
     this.code = code;
     this.status = spec.status;
-    this.expose = spec.status < 500;
+    // 503s tell the client to retry elsewhere: their message is safe and useful.
+    this.expose = spec.status < 500 || spec.status === 503;
   }
 
   /** The JSON body a client receives: `{ error: { code, message } }`. */
