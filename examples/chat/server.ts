@@ -13,7 +13,9 @@ const { app, push } = createChatApp({ bus });
 const server = app.listen(port, host, () => {
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;
-  console.log(`koa-comet demo listening on http://${host === '0.0.0.0' ? 'localhost' : host}:${actual}/`);
+  console.log(
+    `koa-comet demo listening on http://${host === '0.0.0.0' ? 'localhost' : host}:${actual}/`,
+  );
 });
 push.attach(server, app);
 

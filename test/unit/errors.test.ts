@@ -11,7 +11,10 @@ const rows = [...doc.matchAll(/^\| `(COMET_ERR_[A-Z_]+)` \| (\d{3}) \|/gm)].map(
 describe('error catalog ↔ docs/reference/errors.md', () => {
   it('documents every catalog code with its status', () => {
     for (const [code, spec] of Object.entries(errorCatalog)) {
-      expect(rows.find((r) => r.code === code), code).toEqual({ code, status: spec.status });
+      expect(
+        rows.find((r) => r.code === code),
+        code,
+      ).toEqual({ code, status: spec.status });
     }
   });
 
@@ -21,7 +24,8 @@ describe('error catalog ↔ docs/reference/errors.md', () => {
   });
 
   it('uses the COMET_ERR_<AREA>_<PROBLEM> shape', () => {
-    for (const code of Object.keys(errorCatalog)) expect(code).toMatch(/^COMET_ERR_[A-Z]+_[A-Z_]+$/);
+    for (const code of Object.keys(errorCatalog))
+      expect(code).toMatch(/^COMET_ERR_[A-Z]+_[A-Z_]+$/);
   });
 });
 
@@ -31,7 +35,10 @@ describe('CometError', () => {
     expect(bad.status).toBe(400);
     expect(bad.expose).toBe(true);
     expect(bad.toJSON()).toEqual({
-      error: { code: 'COMET_ERR_CURSOR_MALFORMED', message: errorCatalog.COMET_ERR_CURSOR_MALFORMED.message },
+      error: {
+        code: 'COMET_ERR_CURSOR_MALFORMED',
+        message: errorCatalog.COMET_ERR_CURSOR_MALFORMED.message,
+      },
     });
     const internal = new CometError('COMET_ERR_ASYNC_STATE', 'secret detail');
     expect(internal.toJSON().error.message).toBe('Internal error');
@@ -39,7 +46,9 @@ describe('CometError', () => {
 
   it('isCometError recognises coded errors only', () => {
     expect(isCometError(new CometError('COMET_ERR_BUS_CLOSED'))).toBe(true);
-    expect(isCometError(Object.assign(new Error('x'), { code: 'COMET_ERR_BUS_CLOSED' }))).toBe(true);
+    expect(isCometError(Object.assign(new Error('x'), { code: 'COMET_ERR_BUS_CLOSED' }))).toBe(
+      true,
+    );
     expect(isCometError(Object.assign(new Error('x'), { code: 'ECONNRESET' }))).toBe(false);
     expect(isCometError({ code: 'COMET_ERR_BUS_CLOSED' })).toBe(false);
   });
