@@ -29,6 +29,8 @@ export interface HarnessOptions {
   session?: Partial<StreamSessionOptions>;
   transports?: Partial<Record<string, StreamTransport>>;
   bus?: MemoryBus;
+  /** SSE `retry:` (default 50 ms, so eventsource reconnects fast). */
+  retryMs?: number;
 }
 
 export interface Harness {
@@ -83,7 +85,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const variant = url.searchParams.get('callback') ?? '';
     const lastEventId = req.headers['last-event-id'];
     const cursor = typeof lastEventId === 'string' ? lastEventId : url.searchParams.get('cursor');
-    const writer = transport.open(res, { variant, retryMs: 50 });
+    const writer = transport.open(res, { variant, retryMs: options.retryMs ?? 50 });
     const pending: Message[] = [];
     let live = false;
     const off = bus.subscribe(CHANNEL, (m) => {
