@@ -36,6 +36,7 @@ export {
   type ReadResult,
 } from './lib/bus/bus.js';
 export { createMemoryBus, type MemoryBus, type MemoryBusOptions } from './lib/bus/memory.js';
+export { createRedisBus, type RedisBus, type RedisBusOptions } from './lib/bus/redis.js';
 export {
   CometError,
   type CometErrorCode,

@@ -3,19 +3,20 @@
  * REDIS_URL is set), on PORT (default 3000). SIGTERM / SIGINT close it
  * gracefully: held requests are answered, streams end, the process exits.
  */
-import { createMemoryBus } from '../../index.js';
+import { createMemoryBus, createRedisBus } from '../../index.js';
 import { createChatApp } from './app.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
-const bus = createMemoryBus();
+const redisUrl = process.env.REDIS_URL;
+const bus = redisUrl ? createRedisBus({ url: redisUrl }) : createMemoryBus();
 const { app, push } = createChatApp({ bus });
 const server = app.listen(port, host, () => {
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;
-  console.log(
-    `koa-comet demo listening on http://${host === '0.0.0.0' ? 'localhost' : host}:${actual}/`,
-  );
+  const shown = host === '127.0.0.1' || host === '0.0.0.0' || host === '::' ? 'localhost' : host;
+  const kind = redisUrl ? `Redis bus at ${redisUrl}` : 'in-memory bus';
+  console.log(`koa-comet demo listening on http://${shown}:${actual}/ (${kind})`);
 });
 push.attach(server, app);
 
