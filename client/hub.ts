@@ -57,6 +57,11 @@ export class Hub {
     return this.#connection?.transport ?? this.#leaderTransport;
   }
 
+  /** `leader` when this tab holds the connection, `follower` when another tab does. */
+  get role(): 'leader' | 'follower' {
+    return this.#connection !== null || this.#election === null ? 'leader' : 'follower';
+  }
+
   /** The last id delivered to this tab (or the last head learned). */
   get cursor(): string | null {
     return this.#connection?.cursor ?? this.#resume.cursor;

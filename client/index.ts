@@ -61,6 +61,8 @@ export interface Subscription {
   readonly transport: TransportName | null;
   /** The last id delivered (the resume cursor), or null before any. */
   readonly cursor: string | null;
+  /** `leader` when this tab holds the shared connection, `follower` when another tab does. */
+  readonly role: 'leader' | 'follower';
 }
 
 const hubsKey = Symbol.for('koa-comet.hubs');
@@ -124,6 +126,9 @@ export function subscribe(url: string, options: SubscribeOptions): Subscription 
     },
     get cursor() {
       return shared.cursor;
+    },
+    get role() {
+      return shared.role;
     },
   };
 }

@@ -113,6 +113,40 @@ describeBrowser('browser client against the demo app', () => {
     console.info(`auto landed on ${opened.at(-1)?.transport}`);
   });
 
+  it('seven tabs share one connection, and a new leader resumes when the first leaves', async () => {
+    const { base, push } = await startDemo();
+    const cursor = await head(base, 'tabs');
+    const context = await browser!.newContext();
+    const pages: Page[] = [];
+    for (let i = 0; i < 7; i += 1) {
+      const page = await context.newPage();
+      await startClient(page, base, '/rooms/tabs/messages', {
+        transports: ['longpoll'],
+        cursor,
+        backoff: fastRetry,
+      });
+      pages.push(page);
+    }
+    const leaders = async (list: Page[]) =>
+      (await Promise.all(list.map((p) => p.evaluate('window.subscription.role')))).filter(
+        (role) => role === 'leader',
+      ).length;
+    await expect.poll(() => leaders(pages)).toBe(1);
+    await expect.poll(() => push.stats().held).toBe(1);
+    const first = await publish(base, 'tabs', 10);
+    for (const page of pages) await expectExactly(page, first);
+    expect(push.stats().held).toBeLessThanOrEqual(1);
+
+    const roles = await Promise.all(pages.map((p) => p.evaluate('window.subscription.role')));
+    const leader = pages[roles.indexOf('leader')]!;
+    await leader.close();
+    const rest = pages.filter((p) => p !== leader);
+    await expect.poll(() => leaders(rest)).toBe(1);
+    const second = await publish(base, 'tabs', 10, 11);
+    for (const page of rest) await expectExactly(page, [...first, ...second]);
+    await context.close();
+  });
+
   it('a cursor from another epoch calls onReset, then delivers what follows', async () => {
     const { base } = await startDemo({ epoch: 'new' });
     const page = await browser!.newPage();
