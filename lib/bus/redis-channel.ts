@@ -27,6 +27,8 @@ export type RangeRequest =
       readonly epoch: string;
       readonly after: string;
       readonly limit: number;
+      /** Skip the gap checks: only the epoch must match. */
+      readonly lenient?: boolean;
     };
 
 /** Runs the read script for a channel. */
@@ -47,7 +49,8 @@ export class ChannelFollow {
   /** Undefined until the "from now" head has been read. */
   #epoch: string | undefined;
   #last = STREAM_START;
-  #fromEarliest = false;
+  /** After a gap: read on past the position without the gap check. */
+  #lenient = false;
   #positioning = false;
   #reading = false;
   #dirty = false;
@@ -99,10 +102,7 @@ export class ChannelFollow {
 
   #inStep(note: Notification): boolean {
     return (
-      !this.#reading &&
-      !this.#fromEarliest &&
-      note.epoch === this.#epoch &&
-      note.previous === this.#last
+      !this.#reading && !this.#lenient && note.epoch === this.#epoch && note.previous === this.#last
     );
   }
 
@@ -129,29 +129,28 @@ export class ChannelFollow {
 
   async #readOnce(epoch: string): Promise<void> {
     const limit = this.#batch;
-    const request: RangeRequest = this.#fromEarliest
-      ? { kind: 'earliest', limit }
-      : { kind: 'after', epoch, after: this.#last, limit };
+    const after = this.#last;
+    const request: RangeRequest = { kind: 'after', epoch, after, limit, lenient: this.#lenient };
     const range = await this.#readRange(this.channel, request);
     if (this.released) return;
     if (range.gap) {
-      // History moved past us (trimmed, or a new epoch): listeners have no gap
-      // signal, so follow on from the oldest message still there.
-      debug('%s: gap while following, continuing from the earliest message', this.channel);
-      this.#fromEarliest = true;
+      // Listeners have no gap signal: carry on with what history still holds —
+      // the whole new history after an epoch change, else what follows our
+      // position (ids of one epoch compare, so nothing goes out twice).
+      debug('%s: gap while following (epoch %s -> %s)', this.channel, epoch, range.epoch);
+      if (range.epoch !== epoch) {
+        this.#epoch = range.epoch;
+        this.#last = STREAM_START;
+      }
+      this.#lenient = true;
       this.#dirty = true;
       return;
-    }
-    if (this.#fromEarliest) {
-      // Everything the earliest read returns is new to us; with none, the head is.
-      this.#fromEarliest = false;
-      this.#epoch = range.epoch;
-      this.#last = range.messages.length > 0 ? STREAM_START : range.head;
     }
     for (const message of range.messages) {
       const streamId = message.id.slice(range.epoch.length + 1);
       if (compareStreamIds(streamId, this.#last) <= 0) continue;
       this.#last = streamId;
+      this.#lenient = false;
       this.#emit(message);
     }
     if (range.messages.length >= limit) this.#dirty = true;

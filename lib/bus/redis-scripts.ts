@@ -8,10 +8,12 @@
  * keys, so the next publish or read starts a new epoch as well; either way an
  * old cursor names an epoch that no longer exists and reads as a gap.
  *
- * Every entry stores `p`, the id of the entry added just before it. A read
- * after cursor C is a gap exactly when the first retained entry after C has a
- * predecessor newer than C — that predecessor was trimmed — which holds
- * whether the stream is trimmed exactly or approximately (`MAXLEN ~`).
+ * Every entry stores `p`, the id of the entry added just before it, chaining
+ * the history. Every cursor the bus issues is in that chain (a message id, or
+ * the head), so a read after cursor C is a gap exactly when the first entry
+ * after C does not name C as its predecessor: entries between were trimmed
+ * (exactly or approximately, `MAXLEN ~`), or C itself was lost (a failover to
+ * a replica that missed it). A cursor beyond the head is a gap too.
  */
 import { createHash } from 'node:crypto';
 import type { Message } from './bus.js';
@@ -63,24 +65,28 @@ redis.call('PUBLISH', ARGV[7], e .. '\\n' .. id .. '\\n' .. last .. '\\n' .. ARG
 return {e, id}
 `;
 
-/** KEYS: stream, meta. ARGV: candidate epoch, mode (now|earliest|after), epoch, after, count. */
+/**
+ * KEYS: stream, meta. ARGV: candidate epoch, mode (now|earliest|after), epoch, after, count,
+ * lenient ('1': skip the chain checks, for a follower resuming after a gap).
+ */
 const READ = `${ENSURE}
 local e, last = ensure(KEYS[1], KEYS[2], ARGV[1])
 local mode, after = ARGV[2], ARGV[4]
 if mode == 'now' then return {e, last, 0, {}} end
 local from = '-'
 if mode == 'after' then
-  if ARGV[3] ~= e or cmp(after, last) > 0 then return {e, last, 1, {}} end
+  if ARGV[3] ~= e then return {e, last, 1, {}} end
   if after == last then return {e, last, 0, {}} end
+  if ARGV[6] ~= '1' and cmp(after, last) > 0 then return {e, last, 1, {}} end
   from = '(' .. after
 end
 local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', tonumber(ARGV[5]))
-if mode == 'after' then
+if mode == 'after' and ARGV[6] ~= '1' then
   local first = entries[1]
   if not first then return {e, last, 1, {}} end
   local fields = first[2]
   for i = 1, #fields, 2 do
-    if fields[i] == 'p' and cmp(fields[i + 1], after) > 0 then return {e, last, 1, {}} end
+    if fields[i] == 'p' and fields[i + 1] ~= after then return {e, last, 1, {}} end
   end
 end
 return {e, last, 0, entries}

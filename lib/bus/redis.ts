@@ -162,8 +162,8 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
     await commandsReady(readyTimeout);
     const args =
       request.kind === 'after'
-        ? ['after', request.epoch, request.after, String(request.limit)]
-        : [request.kind, '', '', request.kind === 'now' ? '0' : String(request.limit)];
+        ? ['after', request.epoch, request.after, String(request.limit), request.lenient ? '1' : '']
+        : [request.kind, '', '', request.kind === 'now' ? '0' : String(request.limit), ''];
     const keys = channelKeys(prefix, channel);
     const reply = await runScript(client, readScript, keys, [newEpoch(), ...args], commandTimeout);
     return decodeRange(channel, reply);

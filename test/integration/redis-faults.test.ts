@@ -272,6 +272,54 @@ suite('redis bus under faults (throwaway redis-server per test)', () => {
     expect(got.map((m) => m.id)).toEqual([...old, ...fresh].map((m) => m.id));
   });
 
+  it('failover to a replica that missed writes: lost cursors get gap, followers carry on', async () => {
+    const server = await newServer();
+    const publisher = await bus(server);
+    const follower = await bus(server);
+    const got: Message[] = [];
+    follower.subscribe('lag', (m) => got.push(m));
+    await waitFor(() => follower.redisSubscriptionCount() === 1);
+    const sent = [];
+    for (let n = 1; n <= 5; n++) sent.push(await publisher.publish('lag', n));
+    await waitFor(() => got.length === 5);
+
+    // What a replica that never received messages 4 and 5 holds once promoted.
+    const streamId = (m: Message) => m.id.slice(m.id.indexOf('-') + 1);
+    const control = await admin(server);
+    await control.sendCommand([
+      'XDEL',
+      'faults:{lag}:stream',
+      streamId(sent[3]!),
+      streamId(sent[4]!),
+    ]);
+    await control.sendCommand(['HSET', 'faults:{lag}:meta', 'l', streamId(sent[2]!)]);
+    await control.close();
+
+    const head = sent[2]!.id;
+    for (const lost of [sent[3]!, sent[4]!]) {
+      expect(await follower.read('lag', lost.id)).toEqual({
+        messages: [],
+        cursor: head,
+        gap: true,
+      });
+    }
+    const sixth = await publisher.publish('lag', 6);
+    for (const lost of [sent[3]!, sent[4]!]) {
+      expect(await follower.read('lag', lost.id)).toEqual({
+        messages: [],
+        cursor: sixth.id,
+        gap: true,
+      });
+    }
+    expect(await follower.read('lag', head)).toEqual({
+      messages: [sixth],
+      cursor: sixth.id,
+      gap: false,
+    });
+    await waitFor(() => got.length === 6);
+    expect(got.map((m) => m.id)).toEqual([...sent, sixth].map((m) => m.id));
+  });
+
   it('publishes during an outage reject with COMET_ERR_BUS_UNAVAILABLE, promptly', async () => {
     const server = await newServer();
     const publisher = await bus(server, { readyTimeout: 300 });
