@@ -9,6 +9,7 @@ import Koa from 'koa';
 import type { Browser } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { serveClient } from '../../middleware/client-assets.js';
+import { createRoom } from './fake-room.js';
 import {
   closeServer,
   describeBrowser,
@@ -19,63 +20,6 @@ import {
   testPageRoute,
   waitForMessages,
 } from './harness.js';
-
-interface Envelope {
-  id: string;
-  channel: string;
-  data: unknown;
-}
-
-/** A one-room long-poll route by hand, with the faults the test wants. */
-function createRoom(failRequest: number) {
-  const messages: Envelope[] = [];
-  const waiters = new Set<() => void>();
-  let requests = 0;
-  const publish = (data: unknown) => {
-    messages.push({ id: String(messages.length + 1), channel: 'room:lobby', data });
-    for (const wake of waiters) wake();
-  };
-  const route: Koa.Middleware = async (ctx, next) => {
-    if (ctx.path !== '/rooms/lobby/messages') return next();
-    requests += 1;
-    if (requests === failRequest) {
-      ctx.status = 503;
-      ctx.body = { error: { code: 'TEST_UNAVAILABLE', message: 'try again' } };
-      return;
-    }
-    const raw = ctx.query.cursor;
-    const after = raw === undefined ? messages.length : raw === 'earliest' ? 0 : Number(raw);
-    const timeoutMs = Number(ctx.query.timeout ?? 25) * 1000;
-    if (messages.length <= after && timeoutMs > 0) {
-      await new Promise<void>((resume) => {
-        const wake = () => {
-          waiters.delete(wake);
-          clearTimeout(timer);
-          resume();
-        };
-        const timer = setTimeout(wake, timeoutMs);
-        waiters.add(wake);
-        ctx.req.once('close', wake);
-      });
-    }
-    // Replays the message at the cursor: the client must drop it as a duplicate.
-    const batch = {
-      messages: messages.slice(Math.max(0, after - 1)),
-      cursor: String(Math.max(after, messages.length)),
-      gap: false,
-    };
-    ctx.set('Cache-Control', 'no-store, no-transform');
-    const callback = ctx.query.callback;
-    if (typeof callback === 'string') {
-      ctx.type = 'application/javascript';
-      ctx.set('X-Content-Type-Options', 'nosniff');
-      ctx.body = `/**/${callback}(${JSON.stringify(batch)});`;
-    } else {
-      ctx.body = batch;
-    }
-  };
-  return { publish, route };
-}
 
 let browser: Browser | undefined;
 let server: Server | undefined;

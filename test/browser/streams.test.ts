@@ -1,0 +1,137 @@
+/**
+ * The client's stream transports and fallbacks in Chromium, against the fake room
+ * (`fake-room.ts`): SSE and NDJSON resume after the server ends each stream, a
+ * buffering proxy makes "auto" step down to long-poll, and a refused WebSocket
+ * upgrade makes it land on SSE.
+ */
+import type { Server } from 'node:http';
+import Koa from 'koa';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import { serveClient } from '../../middleware/client-assets.js';
+import { createRoom, type StreamBehaviour } from './fake-room.js';
+import {
+  closeServer,
+  describeBrowser,
+  launchChromium,
+  listen,
+  record,
+  startClient,
+  testPageRoute,
+  waitForMessages,
+} from './harness.js';
+
+let browser: Browser | undefined;
+let server: Server | undefined;
+
+async function startRoom(stream: StreamBehaviour) {
+  const room = createRoom(0, stream);
+  const app = new Koa();
+  app.use(serveClient());
+  app.use(testPageRoute());
+  app.use(room.route);
+  app.use(room.live);
+  const listening = await listen(app);
+  server = listening.server;
+  return { ...room, base: listening.base };
+}
+
+async function publishAll(publish: (data: unknown) => void, from: number, to: number) {
+  for (let n = from; n <= to; n += 1) {
+    publish({ n });
+    if (n % 3 === 0) await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function expectTwenty(page: Page) {
+  await waitForMessages(page, 20);
+  await new Promise((r) => setTimeout(r, 300));
+  const seen = await record(page);
+  expect(seen.received.map((m) => m.id)).toEqual(Array.from({ length: 20 }, (_, i) => `${i + 1}`));
+  return seen;
+}
+
+const common = {
+  cursor: 'earliest',
+  longpollUrl: '/rooms/lobby/messages',
+  longpollTimeoutS: 2,
+  shareAcrossTabs: false,
+  backoff: { initialDelayMs: 50, maxDelayMs: 300 },
+};
+
+describeBrowser('browser client streams and fallbacks (fake room)', () => {
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    await closeServer(server);
+    server = undefined;
+  });
+
+  for (const transport of ['sse', 'ndjson'] as const) {
+    it(`${transport}: resumes after each stream ends and drops the replayed message`, async () => {
+      const room = await startRoom({ endAfter: 7 });
+      for (let n = 1; n <= 5; n += 1) room.publish({ n });
+      const page = await browser!.newPage();
+      await startClient(page, room.base, '/rooms/lobby/live', {
+        ...common,
+        transports: [transport],
+      });
+      await waitForMessages(page, 5);
+      await publishAll(room.publish, 6, 20);
+      const seen = await expectTwenty(page);
+      expect(seen.statuses.filter((s) => s.kind === 'open').length).toBeGreaterThanOrEqual(3);
+      expect(seen.statuses.every((s) => !('transport' in s) || s.transport === transport)).toBe(
+        true,
+      );
+      await page.close();
+    });
+  }
+
+  it('auto steps down to long-poll behind a buffering proxy', async () => {
+    const room = await startRoom({ buffered: true });
+    for (let n = 1; n <= 5; n += 1) room.publish({ n });
+    const page = await browser!.newPage();
+    await startClient(page, room.base, '/rooms/lobby/live', {
+      ...common,
+      transports: ['sse', 'ndjson', 'longpoll', 'jsonp'],
+      bufferingDeadlineMs: 500,
+    });
+    await waitForMessages(page, 5);
+    await publishAll(room.publish, 6, 20);
+    const seen = await expectTwenty(page);
+    expect(seen.statuses).toContainEqual({ kind: 'open', transport: 'sse' });
+    expect(seen.statuses).toContainEqual({
+      kind: 'fallback',
+      from: 'sse',
+      to: 'longpoll',
+      reason: 'buffering',
+    });
+    expect(seen.statuses.at(-1)).toMatchObject({ transport: 'longpoll' });
+    await page.close();
+  });
+
+  it('auto lands on SSE when the WebSocket upgrade is refused', async () => {
+    // No upgrade listener on the server: Node destroys the socket, the page sees 1006.
+    const room = await startRoom({});
+    for (let n = 1; n <= 5; n += 1) room.publish({ n });
+    const page = await browser!.newPage();
+    await startClient(page, room.base, '/rooms/lobby/live', common);
+    await waitForMessages(page, 5);
+    await publishAll(room.publish, 6, 20);
+    const seen = await expectTwenty(page);
+    expect(seen.statuses).toContainEqual({
+      kind: 'fallback',
+      from: 'websocket',
+      to: 'sse',
+      reason: 'failed',
+    });
+    expect(seen.statuses.filter((s) => s.kind === 'open')).toEqual([
+      { kind: 'open', transport: 'sse' },
+    ]);
+    await page.close();
+  });
+});
