@@ -39,11 +39,20 @@ export async function closeAll(): Promise<void> {
   await Promise.all(running.map((r) => r.close()));
 }
 
-/** Listens on 127.0.0.1:0 and ties `push` to the server. */
-export async function listen(app: Koa, push: CometMiddleware, bus: MemoryBus): Promise<Running> {
+/**
+ * Listens on 127.0.0.1:0 and ties `push` to the server (unless `attach` is
+ * false: then `push.close()` leaves the server open, as when an app closes
+ * its comet routes but keeps serving).
+ */
+export async function listen(
+  app: Koa,
+  push: CometMiddleware,
+  bus: MemoryBus,
+  attach = true,
+): Promise<Running> {
   const server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  push.attach(server, app);
+  if (attach) push.attach(server, app);
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   let closing: Promise<void> | undefined;
@@ -59,6 +68,7 @@ export async function listen(app: Koa, push: CometMiddleware, bus: MemoryBus): P
         // Tests do not wait out the shutdown grace for keep-alive sockets.
         server.closeAllConnections();
         await done;
+        if (server.listening) await new Promise((r) => server.close(r));
         await bus.close();
       })();
       return closing;
