@@ -9,7 +9,7 @@ import Koa from 'koa';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { serveClient } from '../../middleware/client-assets.js';
-import { createRoom, type StreamBehaviour } from './fake-room.js';
+import { attachWebSocket, createRoom, type StreamBehaviour } from './fake-room.js';
 import {
   closeServer,
   describeBrowser,
@@ -24,7 +24,7 @@ import {
 let browser: Browser | undefined;
 let server: Server | undefined;
 
-async function startRoom(stream: StreamBehaviour) {
+async function startRoom(stream: StreamBehaviour, websocket = false) {
   const room = createRoom(0, stream);
   const app = new Koa();
   app.use(serveClient());
@@ -33,6 +33,7 @@ async function startRoom(stream: StreamBehaviour) {
   app.use(room.live);
   const listening = await listen(app);
   server = listening.server;
+  if (websocket) attachWebSocket(server, room, stream);
   return { ...room, base: listening.base };
 }
 
@@ -71,9 +72,9 @@ describeBrowser('browser client streams and fallbacks (fake room)', () => {
     server = undefined;
   });
 
-  for (const transport of ['sse', 'ndjson'] as const) {
+  for (const transport of ['websocket', 'sse', 'ndjson', 'iframe'] as const) {
     it(`${transport}: resumes after each stream ends and drops the replayed message`, async () => {
-      const room = await startRoom({ endAfter: 7 });
+      const room = await startRoom({ endAfter: 7 }, transport === 'websocket');
       for (let n = 1; n <= 5; n += 1) room.publish({ n });
       const page = await browser!.newPage();
       await startClient(page, room.base, '/rooms/lobby/live', {
