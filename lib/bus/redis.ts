@@ -30,15 +30,10 @@ import { createClient } from 'redis';
 import { CometError } from '../errors.js';
 import { type Bus, EARLIEST, type Message, type ReadFrom, type ReadResult } from './bus.js';
 import type { RangeRequest } from './redis-channel.js';
-import {
-  fullJitterBackoff,
-  type ReconnectOptions,
-  readyGate,
-  shutDown,
-  toBusError,
-} from './redis-connection.js';
+import { fullJitterBackoff, readyGate, shutDown, toBusError } from './redis-connection.js';
 import { RedisFollower } from './redis-follower.js';
 import { channelKeys, formatCursor, newEpoch, parseCursor } from './redis-ids.js';
+import { count, type RedisBusClient, type RedisBusOptions } from './redis-options.js';
 import {
   decodePublish,
   decodeRange,
@@ -50,44 +45,8 @@ import {
 
 const debug = debuglog('comet:redis');
 
-/** A node-redis client as `createClient()` from the `redis` package returns it. */
-export type RedisClient = ReturnType<typeof createClient>;
-
-/** Options of {@link createRedisBus}. */
-export interface RedisBusOptions {
-  /** Redis URL (default `redis://127.0.0.1:6379`); ignored when `client` is given. */
-  readonly url?: string;
-  /**
-   * A node-redis client to use for commands. The bus connects it if needed,
-   * duplicates it for Pub/Sub, and leaves it open on `close()` (it is yours).
-   * Prefer `disableOfflineQueue: true` on it; the bus bounds waits anyway.
-   */
-  readonly client?: RedisClient;
-  /** Prefix of every key and Pub/Sub channel (default `comet:`). */
-  readonly keyPrefix?: string;
-  /** History bound by count per channel, `MAXLEN` (default 1000; 0 = none). */
-  readonly maxLen?: number;
-  /** History bound by age in ms, `MINID` (default 0 = none). */
-  readonly maxAge?: number;
-  /** Trim exactly (`=`) instead of approximately (`~`, cheaper; the default). */
-  readonly exactTrim?: boolean;
-  /** `limit` of {@link Bus.read} when none is given (default 100). */
-  readonly defaultReadLimit?: number;
-  /** Longest channel name accepted (default 256). */
-  readonly maxChannelLength?: number;
-  /** How long a call waits for a reconnecting Redis before it rejects, ms (default 1000). */
-  readonly readyTimeout?: number;
-  /** Per-command timeout, ms (default 5000). */
-  readonly commandTimeout?: number;
-  /** Connect timeout of the clients the bus creates, ms (default 5000). */
-  readonly connectTimeout?: number;
-  /** Backoff between reconnect attempts of the clients the bus creates. */
-  readonly reconnect?: ReconnectOptions;
-  /** `CLIENT SETNAME` of the connections (default `comet-bus`; Pub/Sub gets `:sub`). */
-  readonly name?: string;
-  /** Clock for `Message.time` (default `Date.now`). */
-  readonly now?: () => number;
-}
+export type { ReconnectOptions } from './redis-connection.js';
+export type { RedisBusClient, RedisBusOptions } from './redis-options.js';
 
 /** A {@link Bus} over Redis, with counters for tests and benchmarks. */
 export interface RedisBus extends Bus {
@@ -100,14 +59,6 @@ export interface RedisBus extends Bus {
    * @throws CometError `COMET_ERR_BUS_UNAVAILABLE` after `timeout` ms (default 5000).
    */
   ready(timeout?: number): Promise<void>;
-}
-
-function count(value: number | undefined, fallback: number, name: string, min: number): number {
-  const result = value ?? fallback;
-  if (!Number.isSafeInteger(result) || result < min) {
-    throw new CometError('COMET_ERR_OPTIONS_INVALID', `${name} must be an integer >= ${min}`);
-  }
-  return result;
 }
 
 /**
@@ -141,7 +92,7 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
 
   const name = options.name ?? 'comet-bus';
   const owned = options.client === undefined;
-  const client =
+  const client: RedisBusClient =
     options.client ??
     createClient({
       url: options.url ?? 'redis://127.0.0.1:6379',
@@ -178,7 +129,8 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
   const onError = (error: unknown) => debug('redis connection: %s', String(error));
   const onReady = () => follower.resync();
   for (const connection of [client, subscriber]) {
-    connection.on('error', onError).on('ready', onReady);
+    connection.on('error', onError);
+    connection.on('ready', onReady);
   }
   if (!client.isOpen) client.connect().catch(onError);
   subscriber.connect().catch(onError);
@@ -254,7 +206,10 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
         closed = true;
         follower.clear();
         // An injected client outlives the bus: take our listeners off it.
-        if (!owned) client.off('error', onError).off('ready', onReady);
+        if (!owned) {
+          client.off('error', onError);
+          client.off('ready', onReady);
+        }
         await Promise.all([
           shutDown(subscriber, commandTimeout),
           owned ? shutDown(client, commandTimeout) : undefined,

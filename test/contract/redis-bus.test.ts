@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { Bus } from '../../lib/bus/bus.js';
-import { createRedisBus, type RedisBus } from '../../lib/bus/redis.js';
+import { createRedisBus, type RedisBus, type RedisBusClient } from '../../lib/bus/redis.js';
 import { busContract } from './bus-contract.js';
 
 const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -81,6 +81,38 @@ if (!reachable && process.env.CI === 'true') {
     },
     async peer(bus) {
       return open(limits.get(bus) ?? 1000);
+    },
+  });
+
+  // The same contract over injected node-redis clients, used before they are
+  // ready: exercises the connect-on-demand path and subscribe-before-ready.
+  const injected: RedisBusClient[] = [];
+  const openInjected = async (historyLimit: number): Promise<RedisBus> => {
+    const client = createClient({ url });
+    client.on('error', () => {});
+    injected.push(client);
+    return createRedisBus({ client, keyPrefix: prefix, maxLen: historyLimit, exactTrim: true });
+  };
+  busContract('redis (injected client)', {
+    async create({ historyLimit }) {
+      const bus = await openInjected(historyLimit);
+      limits.set(bus, historyLimit);
+      return bus;
+    },
+    async loseHistory(bus) {
+      await bus.close();
+      await deleteKeys(`${prefix}*`);
+      return openInjected(limits.get(bus) ?? 1000);
+    },
+    async peer(bus) {
+      return openInjected(limits.get(bus) ?? 1000);
+    },
+    async cleanup() {
+      // The bus leaves an injected client open: it belongs to the caller.
+      for (const client of injected.splice(0)) {
+        expect(client.isOpen).toBe(true);
+        await client.close();
+      }
     },
   });
 

@@ -1,0 +1,74 @@
+/**
+ * Options of the Redis bus, and the node-redis client surface it relies on.
+ */
+import { CometError } from '../errors.js';
+import type { ReconnectOptions } from './redis-connection.js';
+
+/**
+ * The node-redis client surface the bus uses; a client from `createClient()`
+ * of the `redis` package (v5/v6, RESP2 or RESP3) fits it.
+ */
+export interface RedisBusClient {
+  readonly isOpen: boolean;
+  readonly isReady: boolean;
+  connect(): Promise<unknown>;
+  sendCommand<T = unknown>(args: readonly string[], options?: { timeout?: number }): Promise<T>;
+  duplicate(overrides?: { disableOfflineQueue?: boolean; name?: string }): RedisBusClient;
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  unsubscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  off(event: string, listener: (...args: unknown[]) => void): unknown;
+  once(event: string, listener: (...args: unknown[]) => void): unknown;
+  close(): Promise<unknown>;
+  destroy(): void;
+}
+
+/** Options of {@link createRedisBus}. */
+export interface RedisBusOptions {
+  /** Redis URL (default `redis://127.0.0.1:6379`); ignored when `client` is given. */
+  readonly url?: string;
+  /**
+   * A node-redis client to use for commands. The bus connects it if needed,
+   * duplicates it for Pub/Sub, and leaves it open on `close()` (it is yours).
+   * Prefer `disableOfflineQueue: true` on it; the bus bounds waits anyway.
+   */
+  readonly client?: RedisBusClient;
+  /** Prefix of every key and Pub/Sub channel (default `comet:`). */
+  readonly keyPrefix?: string;
+  /** History bound by count per channel, `MAXLEN` (default 1000; 0 = none). */
+  readonly maxLen?: number;
+  /** History bound by age in ms, `MINID` (default 0 = none). */
+  readonly maxAge?: number;
+  /** Trim exactly (`=`) instead of approximately (`~`, cheaper; the default). */
+  readonly exactTrim?: boolean;
+  /** `limit` of {@link Bus.read} when none is given (default 100). */
+  readonly defaultReadLimit?: number;
+  /** Longest channel name accepted (default 256). */
+  readonly maxChannelLength?: number;
+  /** How long a call waits for a reconnecting Redis before it rejects, ms (default 1000). */
+  readonly readyTimeout?: number;
+  /** Per-command timeout, ms (default 5000). */
+  readonly commandTimeout?: number;
+  /** Connect timeout of the clients the bus creates, ms (default 5000). */
+  readonly connectTimeout?: number;
+  /** Backoff between reconnect attempts of the clients the bus creates. */
+  readonly reconnect?: ReconnectOptions;
+  /** `CLIENT SETNAME` of the connections (default `comet-bus`; Pub/Sub gets `:sub`). */
+  readonly name?: string;
+  /** Clock for `Message.time` (default `Date.now`). */
+  readonly now?: () => number;
+}
+
+/** Reads an integer option, or throws `COMET_ERR_OPTIONS_INVALID`. */
+export function count(
+  value: number | undefined,
+  fallback: number,
+  name: string,
+  min: number,
+): number {
+  const result = value ?? fallback;
+  if (!Number.isSafeInteger(result) || result < min) {
+    throw new CometError('COMET_ERR_OPTIONS_INVALID', `${name} must be an integer >= ${min}`);
+  }
+  return result;
+}
