@@ -6,7 +6,7 @@ import type { ReconnectOptions } from './redis-connection.js';
 
 /**
  * The node-redis client surface the bus uses; a client from `createClient()`
- * of the `redis` package (v5/v6, RESP2 or RESP3) fits it.
+ * of the `redis` package fits it (tested with redis@6.3.1, RESP2 and RESP3).
  */
 export interface RedisBusClient {
   readonly isOpen: boolean;

@@ -383,4 +383,37 @@ suite('redis bus under faults (throwaway redis-server per test)', () => {
       await control.close();
     }
   });
+
+  it('Redis commands per publish do not grow with the number of subscribers', async () => {
+    const server = await newServer();
+    const [a, b] = [await bus(server), await bus(server)];
+    let delivered = 0;
+    for (let i = 0; i < 50; i++) {
+      a.subscribe('cost', () => delivered++);
+      b.subscribe('cost', () => delivered++);
+    }
+    await waitFor(() => a.redisSubscriptionCount() === 1 && b.redisSubscriptionCount() === 1);
+    await a.publish('cost', 'warm-up');
+    await waitFor(() => delivered === 100);
+    const control = await admin(server);
+    try {
+      await control.sendCommand(['CONFIG', 'RESETSTAT']);
+      for (let n = 0; n < 40; n++) await a.publish('cost', n);
+      await waitFor(() => delivered === 100 + 40 * 100);
+      const stats = String(await control.sendCommand(['INFO', 'commandstats']));
+      const calls = new Map(
+        [...stats.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]),
+      );
+      // One EVALSHA per publish (HMGET, EXISTS, XADD, HSET, PUBLISH run inside
+      // it); followers in step with the wake-ups read nothing.
+      expect(calls.get('evalsha')).toBe(40);
+      expect(calls.get('xrange') ?? 0).toBe(0);
+      calls.delete('info');
+      calls.delete('config|resetstat');
+      const total = [...calls.values()].reduce((sum, n) => sum + n, 0);
+      expect(total / 40).toBeLessThanOrEqual(6);
+    } finally {
+      await control.close();
+    }
+  });
 });
