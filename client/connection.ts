@@ -1,7 +1,7 @@
-import { type BackoffOptions, createBackoff } from './backoff.js';
+import { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
 import { type BufferingWatch, createBufferingWatch } from './buffering-watch.js';
 import { probeBatch, probeRefusal } from './probe.js';
-import { createResumeState } from './resume.js';
+import { createResumeState, type ResumeState } from './resume.js';
 import { transportRegistry } from './transports/registry.js';
 import type {
   ClientTransport,
@@ -52,161 +52,194 @@ export interface Connection {
  * the last delivered id, and stops for good on a refusal (401/403).
  */
 export function createConnection(options: ConnectionOptions, events: ConnectionEvents): Connection {
-  const registry = options.registry ?? transportRegistry;
-  const candidates = options.transports
-    .map((name) => registry[name])
-    .filter((t) => t.isSupported());
-  const memoryKey = `${options.streamUrl} ${options.longpollUrl}`;
-  const remembered = candidates.findIndex((t) => t.name === options.memory.load(memoryKey));
-  const backoff = createBackoff(options.backoff);
-  const resume = createResumeState(options.cursor);
-  let index = Math.max(remembered, 0);
-  let attempt = 0;
-  let stopped = false;
-  let handle: TransportHandle | null = null;
-  let watch: BufferingWatch | null = null;
-  let timer: ReturnType<typeof setTimeout> | undefined;
+  return new FallbackConnection(options, events);
+}
 
-  const current = () => candidates[index];
+/**
+ * The connection's state machine. One attempt at a time: a transport's sink is tied
+ * to its attempt number, so reports from an attempt already given up are ignored.
+ */
+class FallbackConnection implements Connection {
+  readonly #options: ConnectionOptions;
+  readonly #events: ConnectionEvents;
+  readonly #candidates: readonly ClientTransport[];
+  readonly #memoryKey: string;
+  readonly #backoff: Backoff;
+  readonly #resume: ResumeState;
+  #index: number;
+  #attempt = 0;
+  #stopped = false;
+  #handle: TransportHandle | null = null;
+  #watch: BufferingWatch | null = null;
+  #timer: ReturnType<typeof setTimeout> | undefined;
 
-  const schedule = (delayMs: number) => {
-    const transport = current();
-    if (stopped || transport === undefined) return;
-    if (delayMs > 0) events.status({ kind: 'reconnecting', transport: transport.name, delayMs });
-    timer = setTimeout(connect, delayMs);
-  };
+  constructor(options: ConnectionOptions, events: ConnectionEvents) {
+    this.#options = options;
+    this.#events = events;
+    const registry = options.registry ?? transportRegistry;
+    this.#candidates = options.transports
+      .map((name) => registry[name])
+      .filter((t) => t.isSupported());
+    this.#memoryKey = `${options.streamUrl} ${options.longpollUrl}`;
+    const remembered = options.memory.load(this.#memoryKey);
+    this.#index = Math.max(
+      0,
+      this.#candidates.findIndex((t) => t.name === remembered),
+    );
+    this.#backoff = createBackoff(options.backoff);
+    this.#resume = createResumeState(options.cursor);
+    if (this.#candidates.length === 0) queueMicrotask(() => events.status({ kind: 'closed' }));
+    else this.#connect();
+  }
 
-  const stop = (status: Status) => {
-    stopped = true;
-    clearTimeout(timer);
-    watch?.stop();
-    handle?.close();
-    handle = null;
-    events.status(status);
-  };
+  get transport(): TransportName | null {
+    return this.#current()?.name ?? null;
+  }
 
-  const fallback = (reason: FallbackReason, toBatch: boolean) => {
-    const from = current();
+  get cursor(): string | null {
+    return this.#resume.cursor;
+  }
+
+  close(): void {
+    if (!this.#stopped) this.#stop({ kind: 'closed' });
+  }
+
+  #current(): ClientTransport | undefined {
+    return this.#candidates[this.#index];
+  }
+
+  #connect(): void {
+    const transport = this.#current();
+    if (this.#stopped || transport === undefined) return;
+    this.#attempt += 1;
+    this.#events.status({ kind: 'connecting', transport: transport.name });
+    this.#handle = transport.open({
+      streamUrl: this.#options.streamUrl,
+      longpollUrl: this.#options.longpollUrl,
+      cursor: () => this.#resume.cursor,
+      longpollTimeoutS: this.#options.longpollTimeoutS,
+      withCredentials: this.#options.withCredentials,
+      sink: this.#sinkFor(transport, this.#attempt),
+    });
+  }
+
+  #schedule(delayMs: number): void {
+    const transport = this.#current();
+    if (this.#stopped || transport === undefined) return;
+    if (delayMs > 0)
+      this.#events.status({ kind: 'reconnecting', transport: transport.name, delayMs });
+    this.#timer = setTimeout(() => this.#connect(), delayMs);
+  }
+
+  #drop(): void {
+    this.#watch?.stop();
+    this.#watch = null;
+    this.#handle?.close();
+    this.#handle = null;
+  }
+
+  #stop(status: Status): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#drop();
+    this.#events.status(status);
+  }
+
+  /** Moves to the next transport (or the next batch one, behind a buffering proxy). */
+  #fallback(reason: FallbackReason, toBatch: boolean): void {
+    const from = this.#current();
     if (from === undefined) return;
-    let next = index + 1;
-    while (toBatch && next < candidates.length && candidates[next]?.kind !== 'batch') next += 1;
-    const wrapped = next >= candidates.length;
-    index = wrapped ? 0 : next;
-    const to = current();
+    let next = this.#index + 1;
+    while (toBatch && next < this.#candidates.length && this.#candidates[next]?.kind !== 'batch') {
+      next += 1;
+    }
+    const wrapped = next >= this.#candidates.length;
+    this.#index = wrapped ? 0 : next;
+    const to = this.#current();
     if (to === undefined) return;
     if (to.name !== from.name)
-      events.status({ kind: 'fallback', from: from.name, to: to.name, reason });
+      this.#events.status({ kind: 'fallback', from: from.name, to: to.name, reason });
     // Past the end of the list every transport failed once: start over, but slower.
-    schedule(wrapped ? backoff.next() : 0);
-  };
+    this.#schedule(wrapped ? this.#backoff.next() : 0);
+  }
 
-  const onFailed = async (transport: ClientTransport) => {
-    const probeUrl =
+  /** A transport that never opened: refused, unreachable, or just not working here? */
+  async #onFailed(transport: ClientTransport): Promise<void> {
+    const url =
       transport.kind === 'batch'
-        ? withQuery(options.longpollUrl, { timeout: 0 })
-        : options.streamUrl;
-    const result = await probeRefusal(probeUrl, options.withCredentials);
-    if (stopped) return;
+        ? withQuery(this.#options.longpollUrl, { timeout: 0 })
+        : this.#options.streamUrl;
+    const result = await probeRefusal(url, this.#options.withCredentials);
+    if (this.#stopped) return;
     if (result.kind === 'refused') {
-      stop({ kind: 'refused', transport: transport.name, status: result.status });
+      this.#stop({ kind: 'refused', transport: transport.name, status: result.status });
     } else if (result.kind === 'unreachable') {
       // The network is down, not the transport: keep it and retry later.
-      schedule(backoff.next());
+      this.#schedule(this.#backoff.next());
     } else {
-      fallback('failed', false);
+      this.#fallback('failed', false);
     }
-  };
+  }
 
-  const onEnd = (transport: ClientTransport, outcome: TransportEnd) => {
-    watch?.stop();
-    watch = null;
-    handle = null;
-    if (outcome.kind === 'clean') schedule(0);
-    else if (outcome.kind === 'dropped') schedule(backoff.next());
+  #onEnd(transport: ClientTransport, outcome: TransportEnd): void {
+    this.#watch?.stop();
+    this.#watch = null;
+    this.#handle = null;
+    if (outcome.kind === 'clean') this.#schedule(0);
+    else if (outcome.kind === 'dropped') this.#schedule(this.#backoff.next());
     else if (outcome.kind === 'refused') {
-      stop({ kind: 'refused', transport: transport.name, status: outcome.status });
-    } else void onFailed(transport);
-  };
+      this.#stop({ kind: 'refused', transport: transport.name, status: outcome.status });
+    } else void this.#onFailed(transport);
+  }
 
-  const startWatch = (transport: ClientTransport) => {
-    const hasBatchAfter = candidates.slice(index + 1).some((t) => t.kind === 'batch');
-    if (transport.kind !== 'stream' || !hasBatchAfter || options.bufferingDeadlineMs <= 0) return;
-    watch = createBufferingWatch({
-      deadlineMs: options.bufferingDeadlineMs,
-      graceMs: Math.min(2_000, options.bufferingDeadlineMs),
-      resume,
-      probe: (cursor) => probeBatch(options.longpollUrl, cursor, options.withCredentials),
+  /** Watches an open stream for a buffering proxy when there is a batch transport to step down to. */
+  #startWatch(transport: ClientTransport): void {
+    const { bufferingDeadlineMs, longpollUrl, withCredentials } = this.#options;
+    const hasBatchAfter = this.#candidates.slice(this.#index + 1).some((t) => t.kind === 'batch');
+    if (transport.kind !== 'stream' || !hasBatchAfter || bufferingDeadlineMs <= 0) return;
+    this.#watch = createBufferingWatch({
+      deadlineMs: bufferingDeadlineMs,
+      graceMs: Math.min(2_000, bufferingDeadlineMs),
+      resume: this.#resume,
+      probe: (cursor) => probeBatch(longpollUrl, cursor, withCredentials),
       onBuffering: () => {
-        if (stopped) return;
-        watch?.stop();
-        watch = null;
-        handle?.close();
-        handle = null;
-        fallback('buffering', true);
+        if (this.#stopped) return;
+        this.#drop();
+        this.#fallback('buffering', true);
       },
     });
-  };
+  }
 
-  const sinkFor = (transport: ClientTransport, token: number): TransportSink => {
-    const live = () => !stopped && token === attempt;
+  #sinkFor(transport: ClientTransport, token: number): TransportSink {
+    const live = () => !this.#stopped && token === this.#attempt;
+    const resume = this.#resume;
+    const events = this.#events;
     return {
-      open() {
+      open: () => {
         if (!live()) return;
-        backoff.reset();
-        options.memory.save(memoryKey, transport.name);
+        this.#backoff.reset();
+        this.#options.memory.save(this.#memoryKey, transport.name);
         events.status({ kind: 'open', transport: transport.name });
-        startWatch(transport);
+        this.#startWatch(transport);
       },
       activity: () => {
-        if (live()) watch?.activity();
+        if (live()) this.#watch?.activity();
       },
-      envelope(envelope) {
+      envelope: (envelope) => {
         if (live() && resume.accept(envelope)) events.envelope(envelope);
       },
-      gap(cursor) {
+      gap: (cursor) => {
         if (!live()) return;
         const previousCursor = resume.cursor;
         resume.moveTo(cursor);
         events.reset({ cursor, previousCursor, transport: transport.name });
       },
-      cursor(cursor) {
+      cursor: (cursor) => {
         if (live()) resume.moveTo(cursor);
       },
-      end(outcome) {
-        if (live()) onEnd(transport, outcome);
+      end: (outcome) => {
+        if (live()) this.#onEnd(transport, outcome);
       },
     };
-  };
-
-  function connect() {
-    const transport = current();
-    if (stopped || transport === undefined) return;
-    attempt += 1;
-    events.status({ kind: 'connecting', transport: transport.name });
-    handle = transport.open({
-      streamUrl: options.streamUrl,
-      longpollUrl: options.longpollUrl,
-      cursor: () => resume.cursor,
-      longpollTimeoutS: options.longpollTimeoutS,
-      withCredentials: options.withCredentials,
-      sink: sinkFor(transport, attempt),
-    });
   }
-
-  if (candidates.length === 0) {
-    queueMicrotask(() => events.status({ kind: 'closed' }));
-  } else {
-    connect();
-  }
-  return {
-    get transport() {
-      return current()?.name ?? null;
-    },
-    get cursor() {
-      return resume.cursor;
-    },
-    close() {
-      if (!stopped) stop({ kind: 'closed' });
-    },
-  };
 }
