@@ -1,24 +1,115 @@
 /**
- * Koa handler of `@stream` routes — HOOK owned by the streaming work
- * (issue 3): negotiation, the stream session on the hub, and WebSocket
- * upgrades on the same path. Until that lands, stream routes answer 406.
+ * Koa handler of `@stream` routes: transport negotiation, then the raw
+ * response is handed to `lib/` (`ctx.respond = false`) as a stream member
+ * of the hub; and the WebSocket upgrade on the same path.
+ *
+ * Negotiation: `?transport=` wins (unknown or not offered → 400
+ * `COMET_ERR_TRANSPORT_UNKNOWN`); else `Accept` picks among the offered
+ * media types, `*\/*` or none → SSE; an `Accept` naming none → 406 listing
+ * them. Resume: `Last-Event-ID` wins over `?cursor=`.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RouterContext } from '@koa/router';
-import { CometError } from '../lib/errors.js';
+import type { Context } from 'koa';
+import { parseCursor } from '../lib/cursor.js';
+import { CometError, isCometError } from '../lib/errors.js';
+import { startStreamMember } from '../lib/stream-member.js';
+import { createHttpConnection, type StreamSessionOptions } from '../lib/stream-session.js';
+import { isStreamTransportName, streamTransports } from '../lib/transports/stream-registry.js';
+import type { StreamTransport } from '../lib/transports/stream-transport.js';
+import {
+  createWebSocketConnection,
+  createWebSocketServer,
+  handleWebSocketUpgrade,
+  isOriginAllowed,
+  refuseUpgrade,
+  webSocketEncoder,
+} from '../lib/transports/websocket.js';
 import type { ChannelResolver } from './batch-routes.js';
 import type { StreamOptions } from './decorators.js';
+import { callbackOf, cursorOf } from './request-params.js';
 import type { RouteServices } from './route-services.js';
+
+/** SSE `retry:`: how long a browser waits before reconnecting after a clean end. */
+const RETRY_MS = 1000;
+
+function sessionOptions(services: RouteServices, options: StreamOptions): StreamSessionOptions {
+  return {
+    wheel: services.timers,
+    ...(options.heartbeat !== undefined ? { heartbeatMs: options.heartbeat } : {}),
+    ...(options.maxLifetime !== undefined ? { maxLifetimeMs: options.maxLifetime } : {}),
+    ...(options.maxBytes !== undefined ? { maxBytes: options.maxBytes } : {}),
+    ...(options.maxQueuedBytes !== undefined ? { maxQueuedBytes: options.maxQueuedBytes } : {}),
+  };
+}
+
+/** The HTTP transports a route offers, in preference order. */
+function offeredTransports(options: StreamOptions): StreamTransport[] {
+  const names = options.transports;
+  return Object.values(streamTransports).filter((t) => !names || names.includes(t.name));
+}
+
+/**
+ * Picks the transport for a request.
+ * @throws CometError `COMET_ERR_TRANSPORT_UNKNOWN` (400), `COMET_ERR_TRANSPORT_NOT_ACCEPTABLE` (406).
+ */
+export function negotiate(ctx: Context, offered: readonly StreamTransport[]): StreamTransport {
+  const asked = ctx.query['transport'];
+  if (asked !== undefined) {
+    const found =
+      typeof asked === 'string' && isStreamTransportName(asked)
+        ? offered.find((t) => t.name === asked)
+        : undefined;
+    if (found === undefined) throw new CometError('COMET_ERR_TRANSPORT_UNKNOWN');
+    return found;
+  }
+  const types = offered.flatMap((t) => (t.mediaType === undefined ? [] : [t.mediaType]));
+  const best = types.length > 0 ? ctx.accepts(types) : false;
+  const chosen = offered.find((t) => t.mediaType === best);
+  if (chosen === undefined) {
+    throw new CometError(
+      'COMET_ERR_TRANSPORT_NOT_ACCEPTABLE',
+      `None of the offered media types is acceptable: ${types.join(', ')}`,
+    );
+  }
+  return chosen;
+}
 
 /** Builds the Koa handler of a `@stream` route. */
 export function streamHandler(
-  _services: RouteServices,
-  _options: StreamOptions,
-  _channelsOf: ChannelResolver,
+  services: RouteServices,
+  options: StreamOptions,
+  channelsOf: ChannelResolver,
 ) {
-  return async (_ctx: RouterContext): Promise<void> => {
-    throw new CometError('COMET_ERR_TRANSPORT_NOT_ACCEPTABLE');
+  const offered = offeredTransports(options);
+  const limits = sessionOptions(services, options);
+  return async (ctx: RouterContext): Promise<void> => {
+    const transport = negotiate(ctx, offered);
+    const callback = callbackOf(ctx);
+    if (transport.name === 'iframe' && callback === undefined) {
+      throw new CometError('COMET_ERR_CALLBACK_MISSING');
+    }
+    const variant = transport.name === 'iframe' ? (callback as string) : '';
+    const raw = cursorOf(ctx);
+    const channels = await channelsOf(ctx);
+    const positions = parseCursor(raw, channels);
+    if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
+    // The stream owns the raw response from here: Koa must not answer it,
+    // and compression middleware (koa-compress) must not buffer it.
+    ctx.respond = false;
+    ctx.compress = false;
+    const writer = transport.open(ctx.res, {
+      variant,
+      retryMs: RETRY_MS,
+      frameAncestors: services.cors.frameAncestors,
+    });
+    startStreamMember(
+      services.hub,
+      { channels, positions, encoder: transport, variant },
+      createHttpConnection(ctx.res, writer),
+      limits,
+    );
   };
 }
 
@@ -35,9 +126,42 @@ export type StreamUpgrade = (
 
 /** Builds the upgrade handler of a `@stream` route, or undefined when WebSocket is not offered. */
 export function streamUpgradeHandler(
-  _services: RouteServices,
-  _options: StreamOptions,
-  _channelsOf: ChannelResolver,
+  services: RouteServices,
+  options: StreamOptions,
+  channelsOf: ChannelResolver,
 ): StreamUpgrade | undefined {
-  return undefined;
+  if (options.transports && !options.transports.includes('websocket')) return undefined;
+  const wss = createWebSocketServer();
+  const limits = sessionOptions(services, options);
+  const allowOrigins = (origin: string) => services.cors.allows(origin);
+  return (ctx, req, socket, head) => {
+    // The Origin first: a foreign page must not reach the route's handler.
+    if (!isOriginAllowed(req, allowOrigins)) {
+      refuseUpgrade(socket, new CometError('COMET_ERR_ORIGIN_FORBIDDEN'));
+      return;
+    }
+    const start = async (): Promise<void> => {
+      const raw = cursorOf(ctx);
+      const channels = await channelsOf(ctx);
+      const positions = parseCursor(raw, channels);
+      if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
+      handleWebSocketUpgrade(wss, req, socket, head, {
+        allowOrigins,
+        onConnection: (ws) => {
+          startStreamMember(
+            services.hub,
+            { channels, positions, encoder: webSocketEncoder, variant: '' },
+            createWebSocketConnection(ws),
+            limits,
+          );
+        },
+      });
+    };
+    start().catch((error: unknown) => {
+      refuseUpgrade(
+        socket,
+        isCometError(error) ? error : new CometError('COMET_ERR_BUS_UNAVAILABLE'),
+      );
+    });
+  };
 }

@@ -11,7 +11,7 @@
  * `Buffer` goes to every socket (`permessage-deflate` is off, so `ws` frames
  * it without copying).
  */
-import type { IncomingMessage } from 'node:http';
+import { type IncomingMessage, STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import { type WebSocket, WebSocketServer } from 'ws';
@@ -49,16 +49,21 @@ export function createWebSocketServer(options: WebSocketServerOptions = {}): Web
   });
 }
 
+/** Which cross-origin pages may connect: a list of serialized origins (`'*'` for any) or a predicate. */
+export type OriginAllowList = readonly string[] | ((origin: string) => boolean);
+
 /**
  * True when a handshake's `Origin` may connect: no `Origin` header (not a
- * browser), `'*'` in the list, an exact match of the serialized origin
- * (`https://example.com:8443`), or the page's own origin (same host as the
- * request's `Host`).
+ * browser), the page's own origin (same host as the request's `Host`), or
+ * one the allow-list accepts (`'*'`, an exact serialized origin such as
+ * `https://example.com:8443`, or the predicate saying yes).
  */
-export function isOriginAllowed(req: IncomingMessage, allowOrigins: readonly string[]): boolean {
+export function isOriginAllowed(req: IncomingMessage, allow: OriginAllowList): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return true;
-  if (allowOrigins.includes('*') || allowOrigins.includes(origin)) return true;
+  if (typeof allow === 'function' ? allow(origin) : allow.includes('*') || allow.includes(origin)) {
+    return true;
+  }
   try {
     return new URL(origin).host === req.headers.host;
   } catch {
@@ -73,7 +78,7 @@ export function isOriginAllowed(req: IncomingMessage, allowOrigins: readonly str
 export function refuseUpgrade(socket: Duplex, error: CometError): void {
   const body = JSON.stringify(error.toJSON());
   const head =
-    `HTTP/1.1 ${error.status} ${error.status === 403 ? 'Forbidden' : 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${error.status} ${STATUS_CODES[error.status] ?? 'Error'}\r\n` +
     'Connection: close\r\nContent-Type: application/json; charset=utf-8\r\n' +
     `Content-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\n\r\n`;
   if (!socket.writable) {
@@ -87,7 +92,7 @@ export function refuseUpgrade(socket: Duplex, error: CometError): void {
 /** What {@link handleWebSocketUpgrade} needs besides the upgrade itself. */
 export interface WebSocketUpgradeOptions {
   /** Origins allowed besides the page's own (see {@link isOriginAllowed}). */
-  allowOrigins: readonly string[];
+  allowOrigins: OriginAllowList;
   /** Called with the open socket; start the stream session here. */
   onConnection(ws: WebSocket, req: IncomingMessage): void;
 }
@@ -120,6 +125,17 @@ export function encodeWebSocketFrame(message: Message, json = envelopeJson(messa
 export function encodeWebSocketReset(cursor: string): Buffer {
   return Buffer.from(resetJson(cursor));
 }
+
+/**
+ * The WebSocket frame encoder in the shape the stream member uses for every
+ * transport: the payload is the envelope itself.
+ */
+export const webSocketEncoder = {
+  name: 'websocket',
+  encode: (message: Message, _variant: string, json?: string): Buffer =>
+    encodeWebSocketFrame(message, json),
+  encodeReset: (cursor: string): Buffer => encodeWebSocketReset(cursor),
+} as const;
 
 /** Close codes (RFC 6455 §7.4.1) by the reason a stream ended cleanly. */
 const CLOSE_CODES: Record<StreamEndReason, number> = {

@@ -1,0 +1,165 @@
+/**
+ * A stream following channels on the {@link Hub}: the backlog after the
+ * client's cursor, then every live message, each frame encoded once per
+ * (message, transport, variant, cursor) and shared by every stream that
+ * needs the same bytes.
+ *
+ * Order, so no message is lost or doubled: join the hub first, then read
+ * the backlog; messages the hub delivers while the read is in flight are
+ * held, and after the backlog only those it did not contain are sent.
+ */
+import { debuglog } from 'node:util';
+import { readBatch } from './batch-read.js';
+import type { Message } from './bus/bus.js';
+import { formatCursor } from './cursor.js';
+import type { Hub, HubMember, Round } from './hub.js';
+import {
+  createStreamSession,
+  type StreamConnection,
+  type StreamSession,
+  type StreamSessionOptions,
+} from './stream-session.js';
+import type { StreamTransport } from './transports/stream-transport.js';
+
+const debug = debuglog('comet:stream');
+
+/** How frames are made: a {@link StreamTransport} or the WebSocket encoder. */
+export type FrameEncoder = Pick<StreamTransport, 'encode' | 'encodeReset'> & {
+  readonly name: string;
+};
+
+/** What one stream follows and how it is encoded. */
+export interface StreamMemberRequest {
+  readonly channels: readonly string[];
+  /** Read positions per channel (from `parseCursor`): `undefined` means from now. */
+  readonly positions: readonly (string | undefined)[];
+  readonly encoder: FrameEncoder;
+  /** `''`, or the iframe callback name. */
+  readonly variant: string;
+  /** Backlog page size per channel. Default 100. */
+  readonly pageSize?: number;
+}
+
+/** See the module comment. Created by {@link startStreamMember}. */
+export class StreamMember implements HubMember {
+  readonly session: StreamSession;
+  readonly #hub: Hub;
+  readonly #request: StreamMemberRequest;
+  #positions: (string | undefined)[];
+  /** Messages delivered while the backlog was being read; `undefined` once live. */
+  #held: Message[] | undefined = [];
+
+  constructor(
+    hub: Hub,
+    request: StreamMemberRequest,
+    connection: StreamConnection,
+    options: StreamSessionOptions,
+  ) {
+    this.#hub = hub;
+    this.#request = request;
+    this.#positions = [...request.positions];
+    const onEnd = options.onEnd;
+    this.session = createStreamSession(connection, {
+      ...options,
+      onEnd: (reason) => {
+        for (const channel of request.channels) hub.leave(channel, this);
+        onEnd?.(reason);
+      },
+    });
+    for (const channel of request.channels) hub.join(channel, this);
+  }
+
+  /** @internal Hub callback. */
+  notify(round: Round): void {
+    if (this.session.ended) return;
+    if (this.#held !== undefined) this.#held.push(round.message);
+    else this.#deliver(round.message, round);
+  }
+
+  /** @internal Hub callback: end cleanly; the client resumes elsewhere by cursor. */
+  shutdown(): void {
+    this.session.end();
+  }
+
+  /** Reads the backlog after the positions, sends it, then goes live. */
+  async catchUp(): Promise<void> {
+    const { channels, encoder, variant } = this.#request;
+    const pageSize = this.#request.pageSize ?? 100;
+    const sent = new Set<string>();
+    if (this.#positions.every((p) => p === undefined)) {
+      // "From now": the head is where the bus stands when we joined.
+      const read = await readBatch(this.#hub.bus, { channels, positions: this.#positions }, 1);
+      this.#positions = [...read.positions];
+    } else {
+      for (;;) {
+        const at = { channels, positions: this.#positions };
+        const read = await readBatch(this.#hub.bus, at, pageSize);
+        if (this.session.ended) return;
+        if (read.gap) this.session.send(encoder.encodeReset(read.cursor, variant));
+        this.#positions = [...read.positions];
+        for (const message of read.messages) {
+          sent.add(message.id);
+          this.#sendBacklog(message);
+        }
+        if (read.gap || read.messages.length < pageSize) break;
+      }
+    }
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    for (const message of held) if (!sent.has(message.id)) this.#deliver(message, undefined);
+  }
+
+  #sendBacklog(message: Message): void {
+    const { encoder, variant } = this.#request;
+    const json = this.#hub.envelopes.envelope(message);
+    this.session.send(encoder.encode(message, variant, json));
+  }
+
+  #deliver(message: Message, round: Round | undefined): void {
+    const { channels, encoder, variant } = this.#request;
+    const index = channels.indexOf(message.channel);
+    if (index === -1) return;
+    this.#positions[index] = message.id;
+    // One channel: the cursor is the message id and every stream shares the
+    // frame. Several: the cursor combines positions, shared by equal ones.
+    const cursor =
+      channels.length === 1
+        ? message.id
+        : formatCursor(
+            this.#positions.map((p) => p ?? ''),
+            channels,
+          );
+    const make = (): Buffer => {
+      const json = this.#hub.envelopes.envelope(message);
+      const framed = cursor === message.id ? message : { ...message, id: cursor };
+      return encoder.encode(framed, variant, json);
+    };
+    const key = `stream\0${encoder.name}\0${variant}\0${cursor}`;
+    this.session.send(round ? round.once(key, make) : make());
+  }
+}
+
+/**
+ * Starts a stream member: joins the hub now and sends the backlog as soon
+ * as it is read. A read failure ends the stream (the client retries).
+ *
+ * @example
+ * ```ts
+ * const writer = sseTransport.open(res, { variant: '' });
+ * startStreamMember(hub, { channels, positions, encoder: sseTransport, variant: '' },
+ *   createHttpConnection(res, writer), { wheel });
+ * ```
+ */
+export function startStreamMember(
+  hub: Hub,
+  request: StreamMemberRequest,
+  connection: StreamConnection,
+  options: StreamSessionOptions,
+): StreamMember {
+  const member = new StreamMember(hub, request, connection, options);
+  member.catchUp().catch((error: unknown) => {
+    debug('backlog read failed: %o', error);
+    member.session.end();
+  });
+  return member;
+}

@@ -1,0 +1,244 @@
+/**
+ * `@stream` routes through Koa: the demo's `GET /rooms/:room/live` with
+ * negotiation, resume precedence, every transport, WebSocket on the same
+ * path, koa-compress mounted above, and shutdown.
+ */
+import { once } from 'node:events';
+import { EventSource } from 'eventsource';
+import Koa from 'koa';
+import compress from 'koa-compress';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { Rooms } from '../../examples/chat/app.js';
+import { comet, createMemoryBus } from '../../index.js';
+import {
+  closeAll,
+  expectError,
+  listen,
+  publish,
+  type Running,
+  startChat,
+  until,
+} from './helpers/server.js';
+import { rawGet } from './raw-http.js';
+
+const cleanups: (() => void)[] = [];
+afterEach(async () => {
+  for (const clean of cleanups.splice(0)) clean();
+  await closeAll();
+});
+
+/** Reads a fetch body until `done(text)` is true, then cancels it. */
+async function readUntil(res: Response, done: (text: string) => boolean): Promise<string> {
+  const reader = res.body!.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  while (!done(text)) {
+    const { value, done: end } = await reader.read();
+    if (end) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  await reader.cancel();
+  return text;
+}
+
+async function held(r: Running, n: number): Promise<void> {
+  await until(() => r.push.stats().held === n, 2000, `${n} streams`);
+}
+
+describe('negotiation on /rooms/:room/live', () => {
+  it.each([
+    [undefined, 'text/event-stream; charset=utf-8'],
+    ['*/*', 'text/event-stream; charset=utf-8'],
+    ['text/event-stream', 'text/event-stream; charset=utf-8'],
+    ['application/x-ndjson', 'application/x-ndjson; charset=utf-8'],
+    ['multipart/mixed', 'multipart/mixed; boundary='],
+    ['text/html;q=0.9, application/x-ndjson', 'application/x-ndjson; charset=utf-8'],
+  ])('Accept %s → %s', async (accept, type) => {
+    const r = await startChat();
+    const res = await fetch(`${r.base}/rooms/a/live`, {
+      headers: accept === undefined ? {} : { Accept: accept },
+    });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')!.startsWith(type)).toBe(true);
+    expect(res.headers.get('cache-control')).toBe('no-store, no-transform');
+    expect(res.headers.get('x-accel-buffering')).toBe('no');
+    await res.body!.cancel();
+  });
+
+  it('?transport= wins over Accept', async () => {
+    const r = await startChat();
+    const res = await fetch(`${r.base}/rooms/a/live?transport=ndjson`, {
+      headers: { Accept: 'text/event-stream' },
+    });
+    expect(res.headers.get('content-type')).toBe('application/x-ndjson; charset=utf-8');
+    await res.body!.cancel();
+  });
+
+  it('an Accept naming none of the offered types is 406, listing them', async () => {
+    const r = await startChat();
+    const res = await fetch(`${r.base}/rooms/a/live`, { headers: { Accept: 'image/png' } });
+    const body = (await res.clone().json()) as { error: { message: string } };
+    await expectError(res, 406, 'COMET_ERR_TRANSPORT_NOT_ACCEPTABLE');
+    expect(body.error.message).toContain(
+      'text/event-stream, application/x-ndjson, multipart/mixed',
+    );
+  });
+
+  it.each(['websocket', 'jsonp', 'SSE', ''])('an unknown ?transport=%s is 400', async (name) => {
+    const r = await startChat();
+    const res = await fetch(`${r.base}/rooms/a/live?transport=${name}`);
+    await expectError(res, 400, 'COMET_ERR_TRANSPORT_UNKNOWN');
+  });
+
+  it('iframe needs a valid callback', async () => {
+    const r = await startChat();
+    await expectError(
+      await fetch(`${r.base}/rooms/a/live?transport=iframe`),
+      400,
+      'COMET_ERR_CALLBACK_MISSING',
+    );
+    await expectError(
+      await fetch(`${r.base}/rooms/a/live?transport=iframe&callback=alert(1)`),
+      400,
+      'COMET_ERR_CALLBACK_INVALID',
+    );
+    expect(r.push.stats().held).toBe(0);
+  });
+
+  it('a malformed cursor is 400, the handler’s refusal its own status', async () => {
+    const r = await startChat();
+    await expectError(
+      await fetch(`${r.base}/rooms/a/live?cursor=m.!!`),
+      400,
+      'COMET_ERR_CURSOR_MALFORMED',
+    );
+    await expectError(await fetch(`${r.base}/rooms/a%20b/live`), 404, 'COMET_ERR_ROUTE_NOT_FOUND');
+  });
+});
+
+describe('following a room', () => {
+  it('eventsource follows over SSE; Last-Event-ID wins over ?cursor=', async () => {
+    const r = await startChat();
+    const first = await publish(r.bus, 'a', 'one');
+    await publish(r.bus, 'a', 'two');
+    // ?cursor=earliest would replay both; the header says "after the first".
+    const res = await fetch(`${r.base}/rooms/a/live?cursor=earliest&transport=ndjson`, {
+      headers: { 'Last-Event-ID': first.id },
+    });
+    const text = await readUntil(res, (t) => t.includes('"two"'));
+    expect(text).not.toContain('"one"');
+    const es = new EventSource(`${r.base}/rooms/a/live?cursor=${first.id}`);
+    cleanups.push(() => es.close());
+    const got: string[] = [];
+    es.onmessage = (e) => got.push(JSON.parse(e.data).data);
+    await until(() => got.length === 1);
+    await publish(r.bus, 'a', 'three');
+    await until(() => got.length === 2);
+    expect(got).toEqual(['two', 'three']);
+  });
+
+  it.each([
+    ['ndjson', (id: string) => `{"id":"${id}","channel":"room:a","data":"<x>"}\n`],
+    ['multipart', (id: string) => `Comet-Id: ${id}\r\n\r\n{"id":"${id}","channel":"room:a"`],
+    ['iframe&callback=cb', (id: string) => `parent.cb({"id":"${id}","channel":"room:a"`],
+  ])('?transport=%s follows live messages', async (query, expected) => {
+    const r = await startChat();
+    const res = await fetch(`${r.base}/rooms/a/live?transport=${query}`);
+    await held(r, 1);
+    const m = await publish(r.bus, 'a', '<x>');
+    const text = await readUntil(res, (t) => t.includes(expected(m.id)));
+    expect(text).toContain(expected(m.id));
+  });
+
+  it('sends the gap control frame first for a cursor older than history', async () => {
+    const r = await startChat();
+    await publish(r.bus, 'a', 'x');
+    const res = await fetch(`${r.base}/rooms/a/live?transport=ndjson&cursor=zzzz-1`);
+    const text = await readUntil(res, (t) => t.includes('gap'));
+    expect(text.trim().split('\n')[0]).toMatch(/^\{"gap":true,"cursor":"[0-9a-z]+-1"\}$/);
+  });
+
+  it('a client leaving frees its hub membership at once', async () => {
+    const r = await startChat();
+    const controller = new AbortController();
+    await fetch(`${r.base}/rooms/a/live`, { signal: controller.signal });
+    await held(r, 1);
+    expect(r.bus.subscriberCount('room:a')).toBe(1);
+    controller.abort();
+    await held(r, 0);
+    expect(r.bus.subscriberCount('room:a')).toBe(0);
+  });
+
+  it('shutdown ends every stream cleanly', async () => {
+    const r = await startChat();
+    const raw = await rawGet(r.base, '/rooms/a/live?transport=ndjson');
+    cleanups.push(() => raw.socket.destroy());
+    await held(r, 1);
+    await r.push.close();
+    await raw.waitFor(() => raw.complete);
+    expect(r.push.stats().held).toBe(0);
+  });
+});
+
+describe('WebSocket on the same path', () => {
+  it('follows a room and resumes with ?cursor=', async () => {
+    const r = await startChat();
+    const first = await publish(r.bus, 'a', 1);
+    await publish(r.bus, 'a', 2);
+    const ws = new WebSocket(`ws://127.0.0.1:${r.port}/rooms/a/live?cursor=${first.id}`);
+    cleanups.push(() => ws.terminate());
+    const got: unknown[] = [];
+    ws.on('message', (data) => got.push(JSON.parse(String(data)).data));
+    await once(ws, 'open');
+    await until(() => got.length === 1);
+    await publish(r.bus, 'a', 3);
+    await until(() => got.length === 2);
+    expect(got).toEqual([2, 3]);
+  });
+
+  it('refuses a foreign Origin with 403 before running the handler', async () => {
+    const r = await startChat({ cors: { origins: ['https://ok.example'] } });
+    const ws = new WebSocket(`ws://127.0.0.1:${r.port}/rooms/a/live`, {
+      origin: 'https://evil.example',
+    });
+    ws.on('error', () => {});
+    const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
+    expect(res.statusCode).toBe(403);
+    const ok = new WebSocket(`ws://127.0.0.1:${r.port}/rooms/a/live`, {
+      origin: 'https://ok.example',
+    });
+    cleanups.push(() => ok.terminate());
+    await once(ok, 'open');
+  });
+
+  it('answers a handler refusal with its status and no handshake', async () => {
+    const r = await startChat();
+    const ws = new WebSocket(`ws://127.0.0.1:${r.port}/rooms/a%20b/live`);
+    ws.on('error', () => {});
+    const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
+    expect(res.statusCode).toBe(404);
+  });
+});
+
+describe('koa-compress mounted above', () => {
+  it('does not compress or hold back stream events', async () => {
+    const bus = createMemoryBus();
+    const app = new Koa();
+    app.use(compress({ threshold: 0 }));
+    const push = comet({ bus, controllers: [Rooms] });
+    app.use(push);
+    const r = await listen(app, push, bus);
+    const raw = await rawGet(r.base, '/rooms/a/live', {
+      Accept: 'text/event-stream',
+      'Accept-Encoding': 'gzip, br',
+    });
+    cleanups.push(() => raw.socket.destroy());
+    expect(raw.headers.get('content-encoding')).toBeUndefined();
+    await held(r, 1);
+    const m = await bus.publish('room:a', 'now');
+    // The event arrives on its own, in clear, without anything after it.
+    const frame = `id: ${m.id}\ndata: {"id":"${m.id}","channel":"room:a","data":"now"}\n\n`;
+    await raw.waitFor((b) => b.toString().endsWith(frame));
+  });
+});
