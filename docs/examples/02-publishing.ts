@@ -1,0 +1,43 @@
+/**
+ * Tutorial step 2: a POST route that publishes what it receives, next to
+ * the step-1 long-poll route.
+ */
+import type { AddressInfo } from 'node:net';
+import Router from '@koa/router';
+import Koa from 'koa';
+import { comet, createMemoryBus, readJsonBody } from '../../index.js';
+import { Chat } from './01-first-longpoll.js';
+
+/** Starts the step-2 app: `GET` (long-poll) and `POST /rooms/:room/messages`. */
+export async function start(port = 0) {
+  const bus = createMemoryBus();
+  const app = new Koa();
+  const push = comet({ bus, controllers: [Chat] });
+
+  // #region publish
+  const router = new Router();
+  router.post('/rooms/:room/messages', async (ctx) => {
+    // Any JSON value up to 64 KiB; 415 if not JSON, 413 if larger, 400 if malformed.
+    const data = await readJsonBody(ctx);
+    const message = await bus.publish(`room:${ctx.params.room}`, data);
+    ctx.status = 201;
+    ctx.body = { id: message.id };
+  });
+
+  app.use(push); // first: it answers the comet routes and renders coded errors
+  app.use(router.routes());
+  // #endregion publish
+
+  const server = app.listen(port, '127.0.0.1');
+  push.attach(server, app);
+  await new Promise((resolve) => server.once('listening', resolve));
+  const { port: actual } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${actual}`,
+    bus,
+    async close() {
+      await push.close();
+      await bus.close();
+    },
+  };
+}
