@@ -147,6 +147,59 @@ describe('long-poll', () => {
     await publish(chat.bus, 'lobby', 3);
     expect((await next).body.messages.map((m) => m.data)).toEqual([3]);
   });
+
+  it('pages a long backlog by 100 and follows on through the cursor', async () => {
+    const chat = await startChat();
+    for (let n = 0; n < 150; n++) await publish(chat.bus, 'lobby', n);
+    const first = await getJson(chat.base, '/rooms/lobby/messages?cursor=earliest&timeout=0');
+    expect(first.body.messages.map((m) => m.data)).toEqual([...Array(100).keys()]);
+    const rest = await getJson(
+      chat.base,
+      `/rooms/lobby/messages?cursor=${first.body.cursor}&timeout=0`,
+    );
+    expect(rest.body.messages.map((m) => m.data)).toEqual(
+      [...Array(50).keys()].map((n) => n + 100),
+    );
+  });
+
+  it('answers a cursor ahead of the head with a gap', async () => {
+    const chat = await startChat({ bus: createMemoryBus({ epoch: 'e1' }) });
+    const head = await publish(chat.bus, 'lobby', 1);
+    const { body } = await getJson(chat.base, '/rooms/lobby/messages?cursor=e1-9&timeout=5');
+    expect(body).toEqual({ messages: [], cursor: head.id, gap: true });
+  });
+
+  it('wakes JSON, JSONP and other-cursor waiters on one publish, each with its own answer', async () => {
+    const chat = await startChat();
+    const old = await publish(chat.bus, 'lobby', 'old');
+    const head = await publish(chat.bus, 'lobby', 'head');
+    const url = `${chat.base}/rooms/lobby/messages?timeout=30`;
+    const json = fetch(`${url}&cursor=${head.id}`);
+    const jsonp = fetch(`${url}&cursor=${head.id}&callback=cb`);
+    // Behind by one: answered at once with 'head', then re-polls and parks.
+    const behind = await getJson(chat.base, `/rooms/lobby/messages?cursor=${old.id}`);
+    expect(behind.body.messages.map((m) => m.data)).toEqual(['head']);
+    await held(chat, 2);
+    const m = await publish(chat.bus, 'lobby', 'new');
+    const batch = `{"messages":[{"id":"${m.id}","channel":"room:lobby","data":"new"}],"cursor":"${m.id}","gap":false}`;
+    expect(await (await json).text()).toBe(batch);
+    expect(await (await jsonp).text()).toBe(`/**/cb(${batch});`);
+    await held(chat, 0);
+  });
+
+  it('answers 503 JSON when the bus is closed', async () => {
+    const chat = await startChat();
+    await chat.bus.close();
+    for (const path of ['/rooms/lobby/messages?timeout=1', '/rooms/lobby/unread']) {
+      const res = await fetch(chat.base + path);
+      expect(res.status).toBe(503);
+      expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(((await res.json()) as { error: { code: string } }).error.code).toMatch(
+        /^COMET_ERR_BUS_/,
+      );
+    }
+    expect(chat.push.stats().held).toBe(0);
+  });
 });
 
 class Pair {
