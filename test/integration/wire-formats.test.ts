@@ -54,7 +54,7 @@ afterEach(async () => {
 async function start(): Promise<Harness> {
   harness = await startHarness({
     bus: createMemoryBus({ epoch: 'k1' }),
-    retryMs: 2000,
+    retryMs: 1000,
     session: { heartbeatMs: 100 },
     transports: { multipart: createMultipartTransport({ boundary: () => 'comet-B' }) },
   });
