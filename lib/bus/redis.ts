@@ -67,7 +67,13 @@ export interface RedisBus extends Bus {
  * Channels are non-empty strings of at most `maxChannelLength` code units,
  * else calls throw `COMET_ERR_CHANNEL_INVALID`. Data is stored as JSON (a
  * value JSON cannot represent, like `undefined`, is stored as `null`).
- * `close()` is idempotent; afterwards calls throw `COMET_ERR_BUS_CLOSED`.
+ * `subscribe` listeners get every message published after the call, once, in
+ * order, across reconnects; the first listener on a channel opens this
+ * process's one Pub/Sub subscription for it, the last one leaving closes it.
+ * `publish` and `read` reject with `COMET_ERR_BUS_UNAVAILABLE` when Redis is
+ * not back within `readyTimeout` or does not answer within `commandTimeout`.
+ * `close()` quits both connections (an injected client stays open) and is
+ * idempotent; afterwards calls throw `COMET_ERR_BUS_CLOSED`.
  *
  * @throws CometError `COMET_ERR_OPTIONS_INVALID` for an out-of-range option.
  * @example
