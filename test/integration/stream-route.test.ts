@@ -7,10 +7,11 @@ import { once } from 'node:events';
 import { EventSource } from 'eventsource';
 import Koa from 'koa';
 import compress from 'koa-compress';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { Rooms } from '../../examples/chat/app.js';
-import { comet, createMemoryBus } from '../../index.js';
+import { comet, createMemoryBus, stream } from '../../index.js';
+import { sseTransport } from '../../lib/transports/sse.js';
 import {
   closeAll,
   expectError,
@@ -240,5 +241,58 @@ describe('koa-compress mounted above', () => {
     // The event arrives on its own, in clear, without anything after it.
     const frame = `id: ${m.id}\ndata: {"id":"${m.id}","channel":"room:a","data":"now"}\n\n`;
     await raw.waitFor((b) => b.toString().endsWith(frame));
+  });
+});
+
+class TwoChannels {
+  @stream('/both')
+  both() {
+    return ['c:a', 'c:b'];
+  }
+}
+
+describe('shared encoding and several channels', () => {
+  it('encodes a message once for every SSE stream following it', async () => {
+    const r = await startChat();
+    const streams = await Promise.all(
+      [1, 2, 3].map(() => fetch(`${r.base}/rooms/a/live?transport=sse`)),
+    );
+    await held(r, 3);
+    const encode = vi.spyOn(sseTransport, 'encode');
+    cleanups.push(() => encode.mockRestore());
+    const m = await publish(r.bus, 'a', 'x');
+    const texts = await Promise.all(streams.map((res) => readUntil(res, (t) => t.includes(m.id))));
+    expect(texts.every((t) => t.includes(`id: ${m.id}\n`))).toBe(true);
+    expect(encode).toHaveBeenCalledTimes(1);
+  });
+
+  it('follows several channels; Last-Event-ID resumes them all', async () => {
+    const bus = createMemoryBus();
+    const app = new Koa();
+    const push = comet({ bus, controllers: [TwoChannels] });
+    app.use(push);
+    const r = await listen(app, push, bus);
+    const es = new EventSource(`${r.base}/both`);
+    cleanups.push(() => es.close());
+    const got: { id: string; data: unknown }[] = [];
+    es.onmessage = (e) => got.push({ id: e.lastEventId, data: JSON.parse(e.data).data });
+    await held(r, 2); // one stream, a membership per channel
+    await bus.publish('c:a', 'a1');
+    await bus.publish('c:b', 'b1');
+    await until(() => got.length === 2);
+    es.close();
+    expect(got.map((g) => g.data)).toEqual(['a1', 'b1']);
+    expect(got[1]!.id.startsWith('m.')).toBe(true);
+    await bus.publish('c:a', 'a2');
+    await bus.publish('c:b', 'b2');
+    const res = await fetch(`${r.base}/both?transport=ndjson`, {
+      headers: { 'Last-Event-ID': got[1]!.id },
+    });
+    const text = await readUntil(res, (t) => t.includes('"b2"'));
+    const data = text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l).data);
+    expect(data).toEqual(['a2', 'b2']);
   });
 });
