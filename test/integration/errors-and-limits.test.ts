@@ -34,6 +34,11 @@ class Guarded {
     return 'open';
   }
 
+  @longpoll('/no-jsonp', { jsonp: false })
+  noJsonp() {
+    return 'open';
+  }
+
   @longpoll('/private', { authorize: (ctx) => ctx.get('X-Token') === 'yes' })
   private() {
     return 'private';
@@ -104,6 +109,19 @@ describe('request parameters', () => {
     const chat = await startChat();
     const res = await fetch(`${chat.base}/rooms/lobby/messages?timeout=0`);
     expect(res.headers.get('cache-control')).toBe('no-store, no-transform');
+  });
+});
+
+describe('JSONP switched off', () => {
+  it('refuses ?callback= with 400 COMET_ERR_JSONP_DISABLED and serves JSON without it', async () => {
+    const running = await startGuarded();
+    await expectError(
+      await fetch(`${running.base}/no-jsonp?timeout=0&callback=cb`),
+      400,
+      'COMET_ERR_JSONP_DISABLED',
+    );
+    const res = await fetch(`${running.base}/no-jsonp?timeout=0`);
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
   });
 });
 

@@ -126,6 +126,16 @@ describe('long-poll', () => {
     expect(body).toEqual({ messages: [], cursor: head.id, gap: false });
   });
 
+  it('takes Last-Event-ID over ?cursor=', async () => {
+    const chat = await startChat();
+    const first = await publish(chat.bus, 'lobby', 1);
+    await publish(chat.bus, 'lobby', 2);
+    const { body } = await getJson(chat.base, '/rooms/lobby/messages?cursor=earliest&timeout=0', {
+      headers: { 'Last-Event-ID': first.id },
+    });
+    expect(body.messages.map((m) => m.data)).toEqual([2]);
+  });
+
   it('cursor=earliest starts from the oldest message in history', async () => {
     const chat = await startChat();
     for (const n of [1, 2, 3]) await publish(chat.bus, 'lobby', n);
