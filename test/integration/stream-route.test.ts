@@ -296,3 +296,34 @@ describe('shared encoding and several channels', () => {
     expect(data).toEqual(['a2', 'b2']);
   });
 });
+
+class SmallBudget {
+  @stream('/small', { maxBytes: 500 })
+  small() {
+    return 'c:small';
+  }
+}
+
+describe('byte budget through Koa', () => {
+  it('eventsource reconnects with Last-Event-ID after each clean end and misses nothing', async () => {
+    const bus = createMemoryBus();
+    const app = new Koa();
+    const push = comet({ bus, controllers: [SmallBudget] });
+    app.use(push);
+    const r = await listen(app, push, bus);
+    const es = new EventSource(`${r.base}/small`);
+    cleanups.push(() => es.close());
+    const got: number[] = [];
+    let opens = 0;
+    es.onopen = () => opens++;
+    es.onmessage = (e) => got.push(JSON.parse(e.data).data);
+    await held(r, 1);
+    for (let i = 0; i < 20; i++) {
+      await bus.publish('c:small', i);
+      if (i % 3 === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    await until(() => got.length >= 20, 10_000, '20 messages');
+    expect(got).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(opens).toBeGreaterThan(2);
+  });
+});
