@@ -84,6 +84,8 @@ export async function start(port = 0) {
     url: apiServer.url,
     pageUrl: siteServer.url,
     bus,
+    /** Requests held right now (tests wait for the page's first one). */
+    held: () => push.stats().held,
     async close() {
       await push.close();
       await new Promise((resolve) => siteServer.server.close(resolve));
