@@ -96,7 +96,24 @@ describeBrowser('browser client against the demo app', () => {
     });
   }
 
-  it('auto: falls past what the server does not offer and delivers 200 messages once', async () => {
+  for (const transport of ['websocket', 'sse', 'ndjson', 'iframe'] as const) {
+    it(`${transport} forced on the @stream route: 200 messages exactly once, in order`, async () => {
+      const { base } = await startDemo();
+      const page = await browser!.newPage();
+      await startClient(page, base, `/rooms/${transport}/live`, {
+        transports: [transport],
+        cursor: await head(base, transport),
+        shareAcrossTabs: false,
+      });
+      await expectExactly(page, await publish(base, transport, 200));
+      const seen = await record(page);
+      expect(seen.statuses).toContainEqual({ kind: 'open', transport });
+      expect(seen.statuses.some((s) => s.kind === 'fallback')).toBe(false);
+      await page.close();
+    });
+  }
+
+  it('auto: lands on WebSocket and delivers 200 messages once', async () => {
     const { base } = await startDemo();
     const page = await browser!.newPage();
     await startClient(page, base, '/rooms/auto/live', {
@@ -107,10 +124,10 @@ describeBrowser('browser client against the demo app', () => {
     });
     await expectExactly(page, await publish(base, 'auto', 200));
     const seen = await record(page);
-    const opened = seen.statuses.filter((s) => s.kind === 'open');
-    expect(opened.length).toBeGreaterThan(0);
-    expect(seen.statuses.some((s) => s.kind === 'refused')).toBe(false);
-    console.info(`auto landed on ${opened.at(-1)?.transport}`);
+    expect(seen.statuses.filter((s) => s.kind === 'open')).toEqual([
+      { kind: 'open', transport: 'websocket' },
+    ]);
+    expect(seen.statuses.some((s) => s.kind === 'fallback' || s.kind === 'refused')).toBe(false);
   });
 
   it('seven tabs share one connection, and a new leader resumes when the first leaves', async () => {
