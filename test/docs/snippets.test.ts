@@ -1,0 +1,86 @@
+/**
+ * The tutorial cannot drift from the code: every code sample in
+ * `docs/tutorial.md` is a region of a file under `docs/examples/` (which
+ * `examples*.test.ts` run), and must equal that region's text exactly —
+ * after removing the common indentation and mapping the import specifier
+ * `'../../index.js'` to `'koa-comet'` (see `regions.ts`). Every example file
+ * is shown at least once. Shell commands and JSON output are not samples and
+ * are not checked; `ts`, `js` and `nginx` blocks must all be regions.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { blocksOf, dedent, normaliseImports, regionsOf } from './regions.js';
+
+const root = new URL('../../', import.meta.url);
+const examplesDir = fileURLToPath(new URL('docs/examples/', root));
+const tutorial = readFileSync(new URL('docs/tutorial.md', root), 'utf8');
+const blocks = blocksOf(tutorial);
+const checkedLanguages = new Set(['ts', 'typescript', 'js', 'javascript', 'nginx']);
+const exampleFiles = readdirSync(examplesDir).filter((f) => !f.startsWith('.'));
+
+function regions(file: string): Map<string, string> {
+  return regionsOf(readFileSync(`${examplesDir}${file}`, 'utf8'), file);
+}
+
+describe('region extraction', () => {
+  it('drops nested markers and common indentation; rejects unclosed or repeated regions', () => {
+    const source = [
+      'x',
+      '  // #region outer',
+      '  a();',
+      '  // #region inner',
+      '    b();',
+      '  // #endregion inner',
+      '  // #endregion outer',
+    ].join('\n');
+    const found = regionsOf(source, 'f.ts');
+    expect(found.get('outer')).toBe('a();\n  b();');
+    expect(found.get('inner')).toBe('b();');
+    expect(() => regionsOf('// #region a\n', 'f.ts')).toThrow(/unclosed/);
+    expect(() => regionsOf('// #region a\n// #endregion a\n// #region a\n', 'f.ts')).toThrow(
+      /twice/,
+    );
+    expect(dedent(['', '    x', '', '      y', ''])).toBe('x\n\n  y');
+  });
+
+  it("maps only the '../../index.js' specifier to 'koa-comet'", () => {
+    expect(normaliseImports(`import { comet } from '../../index.js';`)).toBe(
+      `import { comet } from 'koa-comet';`,
+    );
+    expect(normaliseImports(`import { x } from './01-first-longpoll.js';`)).toBe(
+      `import { x } from './01-first-longpoll.js';`,
+    );
+  });
+});
+
+describe('docs/tutorial.md', () => {
+  it('has region-checked samples', () => {
+    expect(blocks.filter((b) => b.region).length).toBeGreaterThanOrEqual(15);
+  });
+
+  it.each(
+    blocks.filter((b) => checkedLanguages.has(b.lang)).map((b) => [`line ${b.line}`, b] as const),
+  )('%s: the sample is a region of a docs/examples file, verbatim', (_, block) => {
+    expect(
+      block.region,
+      'a code sample must be preceded by <!-- region: file#name -->',
+    ).toBeDefined();
+    const { file, name } = block.region!;
+    expect(exampleFiles, `docs/examples/${file} exists`).toContain(file);
+    const text = regions(file).get(name);
+    expect(text, `${file} has a region named ${name}`).toBeDefined();
+    expect(block.code).toBe(normaliseImports(text!));
+  });
+
+  it('every region comment is followed by a code block', () => {
+    const comments = [...tutorial.matchAll(/<!--\s*region:/g)].length;
+    expect(blocks.filter((b) => b.region).length).toBe(comments);
+  });
+
+  it('every docs/examples file is shown at least once', () => {
+    const shown = new Set(blocks.flatMap((b) => (b.region ? [b.region.file] : [])));
+    const unused = exampleFiles.filter((file) => !shown.has(file));
+    expect(unused).toEqual([]);
+  });
+});
