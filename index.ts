@@ -36,7 +36,14 @@ export {
   type ReadResult,
 } from './lib/bus/bus.js';
 export { createMemoryBus, type MemoryBus, type MemoryBusOptions } from './lib/bus/memory.js';
-export { createRedisBus, type RedisBus, type RedisBusOptions } from './lib/bus/redis.js';
+export {
+  createRedisBus,
+  type ReconnectOptions,
+  type RedisBus,
+  type RedisBusClient,
+  type RedisBusOptions,
+} from './lib/bus/redis.js';
+export { isCallbackName } from './lib/callback-name.js';
 export {
   CometError,
   type CometErrorCode,
@@ -51,6 +58,13 @@ export {
   type TimerWheel,
   type TimerWheelOptions,
 } from './lib/timer-wheel.js';
+export { streamTransports } from './lib/transports/stream-registry.js';
+export type {
+  StreamInit,
+  StreamTransport,
+  StreamTransportName,
+  StreamWriter,
+} from './lib/transports/stream-transport.js';
 export { type JsonBodyOptions, readJsonBody } from './middleware/body.js';
 export { type CometMiddleware, type CometOptions, comet } from './middleware/comet.js';
 export type { CorsOptions } from './middleware/cors.js';

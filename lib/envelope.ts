@@ -36,7 +36,12 @@ export function createEnvelopeCache(): EnvelopeCache {
   const envelope = (message: Message): string => {
     let text = cache.get(message);
     if (text === undefined) {
-      text = JSON.stringify({ id: message.id, channel: message.channel, data: message.data });
+      // `data ?? null` keeps all three keys even for `undefined` data.
+      text = JSON.stringify({
+        id: message.id,
+        channel: message.channel,
+        data: message.data ?? null,
+      });
       cache.set(message, text);
     }
     return text;

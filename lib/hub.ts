@@ -66,12 +66,15 @@ export class Hub {
     return this.#closing;
   }
 
-  /** Members following `channel`, or all channels' memberships when omitted. */
+  /**
+   * Members following `channel`, or distinct members on any channel when
+   * omitted (a request following two channels counts once). O(members).
+   */
   memberCount(channel?: string): number {
     if (channel !== undefined) return this.#channels.get(channel)?.members.size ?? 0;
-    let total = 0;
-    for (const entry of this.#channels.values()) total += entry.members.size;
-    return total;
+    const distinct = new Set<HubMember>();
+    for (const entry of this.#channels.values()) for (const m of entry.members) distinct.add(m);
+    return distinct.size;
   }
 
   /** Channels with a live bus subscription. */

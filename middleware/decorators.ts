@@ -54,6 +54,8 @@ export interface StreamOptions extends RouteOptions {
   maxBytes?: number;
   /** Bytes queued for a slow reader past which the connection is closed. */
   maxQueuedBytes?: number;
+  /** SSE `retry:` in ms: how long a browser waits before reconnecting. Default 1,000. */
+  retry?: number;
   /** Transports offered on this route; default all. */
   transports?: readonly string[];
 }

@@ -31,7 +31,7 @@ import type { StreamOptions } from './decorators.js';
 import { callbackOf, cursorOf } from './request-params.js';
 import type { RouteServices } from './route-services.js';
 
-/** SSE `retry:`: how long a browser waits before reconnecting after a clean end. */
+/** SSE `retry:` default: how long a browser waits before reconnecting after a clean end. */
 const RETRY_MS = 1000;
 
 function sessionOptions(services: RouteServices, options: StreamOptions): StreamSessionOptions {
@@ -101,7 +101,7 @@ export function streamHandler(
     ctx.compress = false;
     const writer = transport.open(ctx.res, {
       variant,
-      retryMs: RETRY_MS,
+      retryMs: options.retry ?? RETRY_MS,
       frameAncestors: services.cors.frameAncestors,
     });
     startStreamMember(
