@@ -66,6 +66,7 @@ export type {
   StreamWriter,
 } from './lib/transports/stream-transport.js';
 export { type JsonBodyOptions, readJsonBody } from './middleware/body.js';
+export { type ServeClientOptions, serveClient } from './middleware/client-assets.js';
 export { type CometMiddleware, type CometOptions, comet } from './middleware/comet.js';
 export type { CorsOptions } from './middleware/cors.js';
 export {

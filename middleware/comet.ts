@@ -14,6 +14,7 @@ import { Hub } from '../lib/hub.js';
 import { createTimerWheel, type TimerWheel } from '../lib/timer-wheel.js';
 import { longPollHandler, pollHandler } from './batch-routes.js';
 import { channelResolver } from './channels.js';
+import { type ServeClientOptions, serveClient } from './client-assets.js';
 import { type CorsOptions, createCorsPolicy } from './cors.js';
 import { type Authorize, routesOf } from './decorators.js';
 import { renderError } from './render-error.js';
@@ -38,6 +39,11 @@ export interface CometOptions {
   jsonNotFound?: boolean;
   /** Milliseconds `close()` waits for connections before cutting them. Default 5,000. */
   shutdownGrace?: number;
+  /**
+   * Serve the browser client bundles (`koa-comet.js`, `koa-comet.iife.js`,
+   * source maps) under this prefix; `false` to serve nothing. Default `/comet`.
+   */
+  client?: false | ServeClientOptions;
   /** The shared timer (injected for tests). */
   timers?: TimerWheel;
 }
@@ -83,6 +89,8 @@ export function comet(options: CometOptions): CometMiddleware {
   const host: AsyncHost = { timers, contexts, closing: () => hub.closing };
   const { router, upgrades } = buildRouter(options, services);
   const routes = router.routes();
+  const assets = options.client === false ? undefined : serveClient(options.client ?? {});
+  const downstream = assets ? (ctx: Context, next: Next) => assets(ctx, next) : undefined;
   const jsonNotFound = options.jsonNotFound ?? true;
   const servers: Server[] = [];
 
@@ -91,7 +99,7 @@ export function comet(options: CometOptions): CometMiddleware {
     installStartAsync(ctx);
     try {
       if (cors.apply(ctx)) return;
-      await routes(ctx as RouterContext, next);
+      await routes(ctx as RouterContext, downstream ? () => downstream(ctx, next) : next);
       const held = heldUntilComplete(ctx);
       if (held) await held;
       if (jsonNotFound && ctx.respond !== false && ctx.status === 404 && ctx.body == null) {
