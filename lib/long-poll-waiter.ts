@@ -69,6 +69,8 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   #positions: readonly (string | undefined)[];
   #phase: Phase = 'reading';
   #dirty = false;
+  /** Shutdown came while the first read was in flight: answer when it lands. */
+  #stopping = false;
 
   constructor(
     req: IncomingMessage,
@@ -105,10 +107,16 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
 
   /** @internal Hub callback: answer now with the current cursor. */
   shutdown(): void {
-    if (this.state !== 'completed') {
-      this.answerEmpty();
-      this.complete();
+    if (this.state === 'completed') return;
+    // A "from now" request still on its first read has no cursor to hand
+    // back yet (it would get `""` and lose what is published meanwhile):
+    // answer as soon as that read lands, with the head it found.
+    if (this.#phase === 'reading' && this.#positions.includes(undefined)) {
+      this.#stopping = true;
+      return;
     }
+    this.answerEmpty();
+    this.complete();
   }
 
   /** @internal Answers `messages: []` with the current cursor (timeout, shutdown). */
@@ -155,6 +163,13 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     }
     // Nothing after the cursor: park at the position the read reached.
     this.#positions = read.positions;
+    if (this.#stopping) {
+      // The server already closed its idle sockets: do not leave this one open.
+      if (!this.response.headersSent) this.response.setHeader('Connection', 'close');
+      this.answerEmpty();
+      this.complete();
+      return;
+    }
     if (this.#phase === 'reading' && this.#dirty) {
       this.#read();
       return;
