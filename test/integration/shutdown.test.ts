@@ -65,6 +65,31 @@ describe('graceful shutdown', () => {
     await expect(fetch(`${chat.base}/health`)).rejects.toThrow();
   });
 
+  it('answers a fresh no-cursor long-poll caught on its first read with the head, not ""', async () => {
+    const memory = createMemoryBus();
+    // A bus whose reads take a while (a remote bus): shutdown lands mid-read.
+    const bus = {
+      ...memory,
+      read: async (...args: Parameters<typeof memory.read>) => {
+        await new Promise((r) => setTimeout(r, 100));
+        return memory.read(...args);
+      },
+    };
+    const head = await memory.publish('lobby', 1);
+    const app = new Koa();
+    const push = comet({ bus, controllers: [Lobby] });
+    app.use(push);
+    const running = await listen(app, push, bus);
+    const pending = getJson<BatchBody>(running.base, '/lobby?timeout=60');
+    await held(running, 1); // joined, first read still in flight
+    await push.close();
+    const { res, body } = await pending;
+    expect(res.status).toBe(200);
+    expect(body).toEqual({ messages: [], cursor: head.id, gap: false });
+    // Answered after the server stopped: the connection must not stay open.
+    expect(res.headers.get('connection')).toBe('close');
+  });
+
   it('refuses new long-polls and startAsync with 503 once closing', async () => {
     const bus = createMemoryBus();
     const app = new Koa();
