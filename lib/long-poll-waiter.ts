@@ -156,6 +156,9 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
 
   #deliver({ read, body }: { read: BatchRead; body: Buffer | undefined }): void {
     if (this.state === 'completed') return;
+    // Answered after the server closed its idle sockets: do not leave this one open.
+    if (this.#stopping && !this.response.headersSent)
+      this.response.setHeader('Connection', 'close');
     if (body !== undefined) {
       this.#write(body);
       this.complete();
@@ -164,8 +167,6 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     // Nothing after the cursor: park at the position the read reached.
     this.#positions = read.positions;
     if (this.#stopping) {
-      // The server already closed its idle sockets: do not leave this one open.
-      if (!this.response.headersSent) this.response.setHeader('Connection', 'close');
       this.answerEmpty();
       this.complete();
       return;
