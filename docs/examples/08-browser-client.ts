@@ -5,8 +5,7 @@
 import type { AddressInfo } from 'node:net';
 import type { RouterContext } from '@koa/router';
 import Koa from 'koa';
-import { comet, createMemoryBus, stream } from '../../index.js';
-import { serveClient } from '../../middleware/client-assets.js';
+import { comet, createMemoryBus, serveClient, stream } from '../../index.js';
 import { Chat } from './01-first-longpoll.js';
 
 /** The stream route the page follows, beside step 1's long-poll route. */
