@@ -1,0 +1,74 @@
+/**
+ * Command-line options of `npm run bench`: scenario names as positional
+ * arguments, `--key=value` flags, each with a `BENCH_<KEY>` env fallback.
+ */
+
+/** Every scenario the harness knows, in run order. */
+export const SCENARIOS = ['held', 'churn', 'fanout'] as const;
+/** One scenario name. */
+export type Scenario = (typeof SCENARIOS)[number];
+
+/** Parsed options. */
+export interface BenchOptions {
+  readonly scenarios: readonly Scenario[];
+  /** held: number of parked long-polls. */
+  readonly heldN: number;
+  /** churn: pollers, publish rate per second, seconds measured. */
+  readonly pollers: number;
+  readonly rate: number;
+  readonly seconds: number;
+  /** fanout: subscriber counts and messages per run. */
+  readonly fanoutN: readonly number[];
+  readonly k: number;
+  /** Which columns to run; `raw` is always needed for a ratio. */
+  readonly sides: readonly ('raw' | 'comet')[];
+  /** Run the raw servers in the framework column too (plumbing check). */
+  readonly selfCheck: boolean;
+}
+
+export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [flags]
+  --held-n=10000        long-polls held at once (stay under ~18000: 20000 fds per process)
+  --pollers=1000 --rate=1000 --seconds=5    churn shape
+  --fanout-n=1000,10000 --k=200             fan-out subscribers and messages
+  --sides=raw,comet     which servers to run
+  --self-check          use the raw servers in the framework column (harness check)
+  every flag also reads BENCH_<FLAG> from the environment, e.g. BENCH_HELD_N=5000`;
+
+function flag(flags: Map<string, string>, name: string, fallback: string): string {
+  const env = process.env[`BENCH_${name.toUpperCase().replaceAll('-', '_')}`];
+  return flags.get(name) ?? env ?? fallback;
+}
+
+function int(text: string, name: string, max = 1_000_000): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n <= 0 || n > max) throw new Error(`--${name}: bad value ${text}`);
+  return n;
+}
+
+/** Parses `argv` (without node and script). */
+export function parseArgs(argv: readonly string[]): BenchOptions {
+  const flags = new Map<string, string>();
+  const scenarios: Scenario[] = [];
+  for (const arg of argv) {
+    if (arg === '--help' || arg === '-h') throw new Error(USAGE);
+    const m = /^--([\w-]+)(?:=(.*))?$/.exec(arg);
+    if (m) flags.set(m[1]!, m[2] ?? 'true');
+    else if ((SCENARIOS as readonly string[]).includes(arg)) scenarios.push(arg as Scenario);
+    else throw new Error(`unknown argument ${arg}\n${USAGE}`);
+  }
+  const sides = flag(flags, 'sides', 'raw,comet').split(',');
+  if (!sides.every((s) => s === 'raw' || s === 'comet')) throw new Error('--sides: raw,comet');
+  return {
+    scenarios: scenarios.length > 0 ? scenarios : [...SCENARIOS],
+    heldN: int(flag(flags, 'held-n', '10000'), 'held-n', 18_000),
+    pollers: int(flag(flags, 'pollers', '1000'), 'pollers', 18_000),
+    rate: int(flag(flags, 'rate', '1000'), 'rate'),
+    seconds: int(flag(flags, 'seconds', '5'), 'seconds', 600),
+    fanoutN: flag(flags, 'fanout-n', '1000,10000')
+      .split(',')
+      .map((s) => int(s, 'fanout-n', 18_000)),
+    k: int(flag(flags, 'k', '200'), 'k', 100_000),
+    sides: sides as ('raw' | 'comet')[],
+    selfCheck: flag(flags, 'self-check', 'false') === 'true',
+  };
+}

@@ -1,0 +1,163 @@
+/**
+ * Child processes for the benchmark: each server and load generator runs in
+ * its own Node process, pinned to its own core with `taskset` when present,
+ * talking to the orchestrator over the IPC channel. Children are tracked by a
+ * {@link ProcessGroup} and killed by pid at the end, never by name.
+ */
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+/** A message on the IPC channel: always an object with a `type`. */
+export interface IpcMessage {
+  readonly type: string;
+  readonly [key: string]: unknown;
+}
+
+/** Options for {@link ProcessGroup.start}. */
+export interface StartOptions {
+  /** Core to pin the child to (`taskset -c`); ignored when taskset is absent. */
+  readonly core?: number;
+  /** Pass `--expose-gc` so the child can force a collection before measuring. */
+  readonly exposeGc?: boolean;
+  /** Extra argv for the script (the first is usually a JSON config). */
+  readonly args?: readonly string[];
+}
+
+interface Waiter {
+  readonly types: readonly string[];
+  readonly resolve: (m: IpcMessage) => void;
+  readonly reject: (e: Error) => void;
+}
+
+/** A running child with a typed request/response helper over IPC. */
+export class Child {
+  readonly #proc: ChildProcess;
+  readonly #queue: IpcMessage[] = [];
+  readonly #waiters: Waiter[] = [];
+  #exited = false;
+
+  constructor(
+    proc: ChildProcess,
+    readonly name: string,
+  ) {
+    this.#proc = proc;
+    proc.on('message', (m: IpcMessage) => this.#deliver(m));
+    proc.on('exit', () => {
+      this.#exited = true;
+    });
+  }
+
+  /** The child's pid (taskset execs node, so this is node's own pid). */
+  get pid(): number | undefined {
+    return this.#proc.pid;
+  }
+
+  #deliver(m: IpcMessage): void {
+    const i = this.#waiters.findIndex((w) => w.types.includes(m.type));
+    if (i === -1 && m.type === 'error') {
+      // A child's failure report fails whatever the orchestrator awaits from it.
+      const e = new Error(`${this.name}: ${String(m['message'])}`);
+      for (const w of this.#waiters.splice(0)) w.reject(e);
+      return;
+    }
+    if (i === -1) {
+      this.#queue.push(m);
+      return;
+    }
+    const [w] = this.#waiters.splice(i, 1);
+    w?.resolve(m);
+  }
+
+  /** Sends a message to the child. */
+  send(m: IpcMessage): void {
+    if (!this.#exited) this.#proc.send(m);
+  }
+
+  /**
+   * Resolves with the next message of `type`; rejects on exit, on an `error`
+   * message from the child, or after `ms`.
+   */
+  async next(type: string | readonly string[], ms = 120_000): Promise<IpcMessage> {
+    const types = typeof type === 'string' ? [type] : type;
+    const i = this.#queue.findIndex((m) => types.includes(m.type));
+    if (i !== -1) return this.#queue.splice(i, 1)[0]!;
+    if (this.#exited) throw new Error(`${this.name} exited before sending "${type}"`);
+    return new Promise((resolve, reject) => {
+      const waiter: Waiter = {
+        types,
+        resolve: (m) => done(() => resolve(m)),
+        reject: (e) => done(() => reject(e)),
+      };
+      const onExit = (code: number | null) =>
+        done(() => reject(new Error(`${this.name} exited (${code}) before sending "${type}"`)));
+      const timer = setTimeout(
+        () => done(() => reject(new Error(`${this.name}: no "${type}" within ${ms} ms`))),
+        ms,
+      );
+      const done = (settle: () => void) => {
+        clearTimeout(timer);
+        this.#proc.off('exit', onExit);
+        const at = this.#waiters.indexOf(waiter);
+        if (at !== -1) this.#waiters.splice(at, 1);
+        settle();
+      };
+      this.#waiters.push(waiter);
+      this.#proc.once('exit', onExit);
+    });
+  }
+
+  /** Sends a request and waits for the reply of type `reply` (default: same type). */
+  async ask(m: IpcMessage, reply = m.type, ms?: number): Promise<IpcMessage> {
+    const answer = this.next(reply, ms);
+    this.send(m);
+    return answer;
+  }
+
+  /** Kills the child by pid (SIGKILL after 2 s) and waits for it to exit. */
+  async kill(): Promise<void> {
+    if (this.#exited || this.#proc.exitCode !== null) return;
+    const exited = once(this.#proc, 'exit');
+    this.#proc.kill('SIGTERM');
+    const timer = setTimeout(() => this.#proc.kill('SIGKILL'), 2000);
+    await exited;
+    clearTimeout(timer);
+  }
+}
+
+function hasTaskset(): boolean {
+  try {
+    execFileSync('taskset', ['-c', '0', 'true'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts and tracks children; {@link ProcessGroup.killAll} ends them by pid. */
+export class ProcessGroup {
+  readonly #children = new Set<Child>();
+  /** Whether children are pinned (taskset found and working). */
+  readonly pinned = hasTaskset();
+
+  /** Starts `script` (path relative to `bench/`) under tsx. */
+  start(script: string, options: StartOptions = {}): Child {
+    const file = fileURLToPath(new URL(`../${script}`, import.meta.url));
+    const nodeArgs = [...(options.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', file];
+    const argv = [...nodeArgs, ...(options.args ?? [])];
+    const useTaskset = this.pinned && options.core !== undefined;
+    const [cmd, args] = useTaskset
+      ? ['taskset', ['-c', String(options.core), process.execPath, ...argv]]
+      : [process.execPath, argv];
+    const proc = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const child = new Child(proc, script);
+    this.#children.add(child);
+    proc.on('exit', () => this.#children.delete(child));
+    return child;
+  }
+
+  /** Kills every child still running. */
+  async killAll(): Promise<void> {
+    await Promise.all([...this.#children].map((c) => c.kill()));
+  }
+}

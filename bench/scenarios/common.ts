@@ -1,0 +1,61 @@
+/**
+ * What every scenario shares: starting a server child on core 0 and a load
+ * generator on core 1, reading the server's stats over IPC, and the shape
+ * of a scenario's result.
+ */
+import type { ServerStats } from '../lib/control.js';
+import type { Child, ProcessGroup } from '../lib/proc.js';
+
+/** Which implementation a column measures. */
+export type Side = 'raw' | 'comet';
+
+/** A server under test: its script and the column it fills. */
+export interface Target {
+  readonly side: Side;
+  /** Script under `bench/`, e.g. `servers/raw-longpoll.ts`. */
+  readonly script: string;
+}
+
+/** A started server. */
+export interface RunningServer {
+  readonly child: Child;
+  readonly port: number;
+  readonly features: Record<string, boolean>;
+}
+
+/** One metric of a scenario, for the table (lower is better unless noted). */
+export interface Metric {
+  readonly name: string;
+  readonly unit: string;
+  /** Whether the ratio framework/raw is meaningful for this metric. */
+  readonly compare: boolean;
+  readonly raw?: number;
+  readonly comet?: number;
+}
+
+/** Starts `script` on core 0 with `--expose-gc` and waits for its port. */
+export async function startServer(group: ProcessGroup, script: string): Promise<RunningServer> {
+  const child = group.start(script, { core: 0, exposeGc: true });
+  const ready = await child.next('ready', 30_000);
+  return {
+    child,
+    port: ready['port'] as number,
+    features: (ready['features'] ?? {}) as Record<string, boolean>,
+  };
+}
+
+/** Starts a load generator on core 1 with its config. */
+export function startLoad(group: ProcessGroup, script: string, config: object): Child {
+  return group.start(script, { core: 1, args: [JSON.stringify(config)] });
+}
+
+/** Reads the server's stats, forcing a GC first when `gc`. */
+export async function stats(server: RunningServer, gc: boolean): Promise<ServerStats> {
+  const m = await server.child.ask({ type: 'stats', gc }, 'stats', 30_000);
+  return m as unknown as ServerStats;
+}
+
+/** CPU microseconds (user + system) between two stats. */
+export function cpuMicros(before: ServerStats, after: ServerStats): number {
+  return after.user + after.system - (before.user + before.system);
+}

@@ -1,0 +1,45 @@
+/**
+ * The framework under test: a Koa app whose long-poll and stream routes are
+ * koa-comet decorators, plus a small hand-written publish route. Same wire
+ * contract and same http server settings as the raw servers.
+ */
+import '../../lib/symbol-metadata.js';
+import { createServer } from 'node:http';
+import type { Context } from 'koa';
+import Koa from 'koa';
+import getRawBody from 'raw-body';
+import { comet, createMemoryBus, longpoll, stream } from '../../index.js';
+import { attachControl } from '../lib/control.js';
+
+class Rooms {
+  @longpoll('/rooms/:room/messages')
+  messages(ctx: Context) {
+    return `room:${ctx.params['room']}`;
+  }
+
+  @stream('/rooms/:room/live')
+  live(ctx: Context) {
+    return `room:${ctx.params['room']}`;
+  }
+}
+
+const bus = createMemoryBus();
+const app = new Koa();
+
+const PUBLISH = /^\/rooms\/([^/]+)\/messages$/;
+app.use(async (ctx, next) => {
+  const m = ctx.method === 'POST' ? PUBLISH.exec(ctx.path) : null;
+  if (!m) return next();
+  if (!ctx.is('application/json')) ctx.throw(415);
+  const raw = await getRawBody(ctx.req, { limit: 65_536, encoding: 'utf8' });
+  const message = await bus.publish(`room:${decodeURIComponent(m[1]!)}`, JSON.parse(raw));
+  ctx.body = { id: message.id };
+});
+app.use(comet({ bus, controllers: [Rooms] }));
+
+const server = createServer(app.callback());
+server.keepAliveTimeout = 120_000;
+server.headersTimeout = 130_000;
+server.requestTimeout = 0;
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
+attachControl(server, { longpoll: true, stream: true });

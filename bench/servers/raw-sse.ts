@@ -1,0 +1,89 @@
+/**
+ * The floor for fan-out streaming: a hand-written `node:http` SSE server.
+ * `GET /rooms/:room/live` opens an event stream (flushed at once with a
+ * comment); `POST /rooms/:room/messages` encodes the SSE frame ONCE and
+ * writes the same Buffer to every open response on the room.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { attachControl } from '../lib/control.js';
+import { readBody, roomOf, splitUrl } from '../lib/room-path.js';
+
+const BODY_LIMIT = 65_536;
+const HEARTBEAT_MS = 25_000;
+const HEARTBEAT = Buffer.from(':\n\n');
+
+interface Room {
+  readonly channel: string;
+  head: number;
+  readonly subscribers: Set<ServerResponse>;
+}
+
+const rooms = new Map<string, Room>();
+
+function roomFor(name: string): Room {
+  let room = rooms.get(name);
+  if (!room) {
+    room = { channel: `room:${name}`, head: 0, subscribers: new Set() };
+    rooms.set(name, room);
+  }
+  return room;
+}
+
+function send(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store, no-transform',
+  });
+  res.end(body);
+}
+
+function live(res: ServerResponse, room: Room): void {
+  res.writeHead(200, {
+    'content-type': 'text/event-stream',
+    'cache-control': 'no-store, no-transform',
+    'x-accel-buffering': 'no',
+  });
+  res.write(':ok\n\n');
+  room.subscribers.add(res);
+  res.on('close', () => room.subscribers.delete(res));
+}
+
+async function post(req: IncomingMessage, res: ServerResponse, room: Room): Promise<void> {
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+    return send(res, 415, '{"error":{"code":"type"}}');
+  }
+  const body = await readBody(req, BODY_LIMIT);
+  if (body === undefined) return send(res, 413, '{"error":{"code":"size"}}');
+  let data: unknown;
+  try {
+    data = JSON.parse(body.toString('utf8'));
+  } catch {
+    return send(res, 400, '{"error":{"code":"json"}}');
+  }
+  const id = String(++room.head);
+  const envelope = JSON.stringify({ id, channel: room.channel, data });
+  const frame = Buffer.from(`id: ${id}\ndata: ${envelope}\n\n`);
+  for (const sub of room.subscribers) sub.write(frame);
+  send(res, 200, `{"id":"${id}"}`);
+}
+
+const server = createServer((req, res) => {
+  const { path } = splitUrl(req.url ?? '/');
+  if (req.method === 'GET') {
+    const name = roomOf(path, 'live');
+    if (name !== undefined) return live(res, roomFor(name));
+  } else if (req.method === 'POST') {
+    const name = roomOf(path, 'messages');
+    if (name !== undefined) return void post(req, res, roomFor(name));
+  }
+  send(res, 404, '{"error":{"code":"route"}}');
+});
+server.keepAliveTimeout = 120_000;
+server.headersTimeout = 130_000;
+server.requestTimeout = 0;
+setInterval(() => {
+  for (const room of rooms.values()) for (const sub of room.subscribers) sub.write(HEARTBEAT);
+}, HEARTBEAT_MS).unref();
+server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
+attachControl(server, { longpoll: false, stream: true });
