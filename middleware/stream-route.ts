@@ -16,6 +16,7 @@ import { parseCursor } from '../lib/cursor.js';
 import { CometError, isCometError } from '../lib/errors.js';
 import { startStreamMember } from '../lib/stream-member.js';
 import { createHttpConnection, type StreamSessionOptions } from '../lib/stream-session.js';
+import { iframeVariant } from '../lib/transports/iframe.js';
 import { isStreamTransportName, streamTransports } from '../lib/transports/stream-registry.js';
 import type { StreamTransport } from '../lib/transports/stream-transport.js';
 import {
@@ -28,7 +29,7 @@ import {
 } from '../lib/transports/websocket.js';
 import type { ChannelResolver } from './batch-routes.js';
 import type { StreamOptions } from './decorators.js';
-import { callbackOf, cursorOf } from './request-params.js';
+import { callbackOf, cursorOf, single } from './request-params.js';
 import type { RouteServices } from './route-services.js';
 
 /** SSE `retry:` default: how long a browser waits before reconnecting after a clean end. */
@@ -76,6 +77,25 @@ export function negotiate(ctx: Context, offered: readonly StreamTransport[]): St
   return chosen;
 }
 
+/**
+ * The iframe variant: `callback` alone, or with `?origin=` (the postMessage form for a
+ * cross-origin parent page), which must be a serialized origin on the CORS allow-list.
+ * @throws CometError `COMET_ERR_CALLBACK_MISSING` (400), `COMET_ERR_ORIGIN_FORBIDDEN` (403).
+ */
+function iframeVariantOf(
+  ctx: Context,
+  services: RouteServices,
+  callback: string | undefined,
+): string {
+  if (callback === undefined) throw new CometError('COMET_ERR_CALLBACK_MISSING');
+  const origin = single(ctx, 'origin', new CometError('COMET_ERR_ORIGIN_FORBIDDEN'));
+  // Checked before any channel is resolved: a foreign page must not reach the handler.
+  if (origin !== undefined && !services.cors.allows(origin)) {
+    throw new CometError('COMET_ERR_ORIGIN_FORBIDDEN');
+  }
+  return iframeVariant(callback, origin);
+}
+
 /** Builds the Koa handler of a `@stream` route. */
 export function streamHandler(
   services: RouteServices,
@@ -87,10 +107,7 @@ export function streamHandler(
   return async (ctx: RouterContext): Promise<void> => {
     const transport = negotiate(ctx, offered);
     const callback = callbackOf(ctx);
-    if (transport.name === 'iframe' && callback === undefined) {
-      throw new CometError('COMET_ERR_CALLBACK_MISSING');
-    }
-    const variant = transport.name === 'iframe' ? (callback as string) : '';
+    const variant = transport.name === 'iframe' ? iframeVariantOf(ctx, services, callback) : '';
     const raw = cursorOf(ctx);
     const channels = await channelsOf(ctx);
     const positions = parseCursor(raw, channels);

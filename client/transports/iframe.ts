@@ -1,4 +1,4 @@
-import { withQuery } from '../url.js';
+import { absoluteUrl, isCrossOrigin, withQuery } from '../url.js';
 import { type ClientTransport, dispatchValue } from './transport.js';
 
 type Callbacks = Record<string, ((value: unknown) => void) | undefined>;
@@ -8,12 +8,16 @@ const failFastMs = 2_000;
 
 /**
  * The hidden "forever" iframe (`?transport=iframe&callback=NAME`): the server streams
- * `<script>parent.NAME(envelope)</script>` per message into a hidden frame. The frame's
- * `load` event is the end of the stream.
+ * one script per message into a hidden frame. The frame's `load` event is the end of
+ * the stream.
  *
- * The frame calls `parent.NAME`, which a browser only allows when the frame is
- * same-origin with the page (a cross-origin frame may not touch its parent's
- * globals): across origins, JSONP is the working fallback.
+ * Same origin, each script calls `parent.NAME(envelope)`. A cross-origin frame may not
+ * touch its parent's globals, so for a stream URL on another origin the client adds
+ * `&origin=<location.origin>` and the server posts `{callback, message}` with
+ * `parent.postMessage(…, origin)` instead; the page accepts a post only when
+ * `event.origin` is the server's origin and `event.source` is its own frame (any other
+ * window could post the same shape). The server answers 403 for an origin not on its
+ * CORS allow-list; a page with an opaque origin (`file://`) cannot be addressed at all.
  */
 export const iframeTransport: ClientTransport = {
   name: 'iframe',
@@ -21,23 +25,26 @@ export const iframeTransport: ClientTransport = {
   isSupported: () => typeof document !== 'undefined',
   open(request) {
     const { sink } = request;
-    const callbacks = globalThis as unknown as Callbacks;
     const name = `__kometFrame${Math.random().toString(36).slice(2)}`;
     const frame = document.createElement('iframe');
+    const crossOrigin = isCrossOrigin(request.streamUrl);
     const started = Date.now();
     let calls = 0;
     let closed = false;
-    callbacks[name] = (value) => {
+    const deliver = (value: unknown) => {
       if (closed) return;
       calls += 1;
       if (calls === 1) sink.open();
       dispatchValue(value, sink);
     };
+    const unlisten = crossOrigin
+      ? listenForPosts(frame, name, absoluteUrl(request.streamUrl).origin, deliver)
+      : listenForCalls(name, deliver);
     const stop = () => {
       closed = true;
       frame.onload = null;
       frame.remove();
-      delete callbacks[name];
+      unlisten();
     };
     frame.onload = () => {
       if (closed) return;
@@ -52,9 +59,35 @@ export const iframeTransport: ClientTransport = {
     frame.src = withQuery(request.streamUrl, {
       transport: 'iframe',
       callback: name,
+      origin: crossOrigin ? location.origin : null,
       cursor: request.cursor(),
     });
     document.body.append(frame);
     return { close: stop };
   },
 };
+
+/** Same origin: the frame calls `parent.NAME(value)`. */
+function listenForCalls(name: string, deliver: (value: unknown) => void): () => void {
+  const callbacks = globalThis as unknown as Callbacks;
+  callbacks[name] = deliver;
+  return () => {
+    delete callbacks[name];
+  };
+}
+
+/** Cross-origin: the frame posts `{callback: NAME, message}`; only its own posts count. */
+function listenForPosts(
+  frame: HTMLIFrameElement,
+  name: string,
+  serverOrigin: string,
+  deliver: (value: unknown) => void,
+): () => void {
+  const onPost = (event: MessageEvent) => {
+    if (event.origin !== serverOrigin || event.source !== frame.contentWindow) return;
+    const data = event.data as { callback?: unknown; message?: unknown } | null;
+    if (typeof data === 'object' && data !== null && data.callback === name) deliver(data.message);
+  };
+  addEventListener('message', onPost);
+  return () => removeEventListener('message', onPost);
+}

@@ -17,7 +17,7 @@ import {
   type StreamSessionOptions,
 } from '../../lib/stream-session.js';
 import { createTimerWheel, type TimerWheel } from '../../lib/timer-wheel.js';
-import { iframeTransport } from '../../lib/transports/iframe.js';
+import { iframeTransport, iframeVariant } from '../../lib/transports/iframe.js';
 import { multipartTransport } from '../../lib/transports/multipart.js';
 import { ndjsonTransport } from '../../lib/transports/ndjson.js';
 import { sseTransport } from '../../lib/transports/sse.js';
@@ -82,7 +82,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       res.writeHead(400).end();
       return;
     }
-    const variant = url.searchParams.get('callback') ?? '';
+    // The iframe's postMessage form: `NAME ORIGIN` (no allow-list here; Koa's glue has it).
+    const origin = url.searchParams.get('origin');
+    const callback = url.searchParams.get('callback') ?? '';
+    const variant = origin === null ? callback : iframeVariant(callback, origin);
     const lastEventId = req.headers['last-event-id'];
     const cursor = typeof lastEventId === 'string' ? lastEventId : url.searchParams.get('cursor');
     const writer = transport.open(res, { variant, retryMs: options.retryMs ?? 50 });

@@ -107,6 +107,43 @@ describe('negotiation on /rooms/:room/live', () => {
     expect(r.push.stats().held).toBe(0);
   });
 
+  it('iframe postMessage form: ?origin= must be a serialized origin on the allow-list', async () => {
+    const page = 'http://127.0.0.1:1234';
+    const r = await startChat({ cors: { origins: [page] } });
+    const url = (origin: string) =>
+      `${r.base}/rooms/a/live?transport=iframe&callback=cb&origin=${encodeURIComponent(origin)}`;
+    for (const origin of ['http://127.0.0.1:9999', `${page}/`, `${page}");alert(1)//`, 'null']) {
+      await expectError(await fetch(url(origin)), 403, 'COMET_ERR_ORIGIN_FORBIDDEN');
+    }
+    await expectError(
+      await fetch(`${url(page)}&origin=${encodeURIComponent(page)}`),
+      403,
+      'COMET_ERR_ORIGIN_FORBIDDEN',
+    );
+    expect(r.push.stats().held).toBe(0);
+    const res = await fetch(`${url(page)}&cursor=earliest`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-security-policy')).toBe(`frame-ancestors 'self' ${page}`);
+    const { id } = await publish(r.bus, 'a', { text: '</script>' });
+    const text = await readUntil(res, (t) => t.includes('</script>\n'));
+    expect(text.slice(text.indexOf('<script>'))).toBe(
+      `<script>parent.postMessage({"callback":"cb","message":{"id":"${id}","channel":"room:a","data":{"text":"\\u003c/script\\u003e"}}},"${page}");</script>\n`,
+    );
+  });
+
+  it("iframe postMessage form with origins ['*']: any serialized origin, still no malformed one", async () => {
+    const r = await startChat({ cors: { origins: ['*'] } });
+    const base = `${r.base}/rooms/a/live?transport=iframe&callback=cb&origin=`;
+    await expectError(
+      await fetch(`${base}${encodeURIComponent('http://a.com"')}`),
+      403,
+      'COMET_ERR_ORIGIN_FORBIDDEN',
+    );
+    const res = await fetch(`${base}${encodeURIComponent('https://any.example')}`);
+    expect(res.status).toBe(200);
+    await res.body!.cancel();
+  });
+
   it('a malformed cursor is 400, the handler’s refusal its own status', async () => {
     const r = await startChat();
     await expectError(

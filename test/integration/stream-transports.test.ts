@@ -154,6 +154,32 @@ describe('iframe through parse5', () => {
   });
 });
 
+describe('iframe postMessage form through parse5', () => {
+  it('delivers every hostile payload as one script posting to the one origin', async () => {
+    const h = await start();
+    const origin = 'https://page.example:8443';
+    const res = await fetch(`${h.url}?transport=iframe&callback=top.cb&origin=${origin}`);
+    const ids = await publishAll(h, HOSTILE_PAYLOADS);
+    const last = `"id":"${ids.at(-1)}"`;
+    const html = await readUntil(res.body!, (t) => t.includes(last) && t.endsWith('\n'));
+    const body = findElement(parse(html), 'body')!;
+    const elements = body.childNodes.filter((n) => 'tagName' in n);
+    expect(elements.map((n) => (n as { tagName: string }).tagName)).toEqual(
+      HOSTILE_PAYLOADS.map(() => 'script'),
+    );
+    const prefix = 'parent.postMessage(';
+    const calls = elements.map((n) => textOf(n));
+    expect(calls.every((c) => c.startsWith(prefix) && c.endsWith(');'))).toBe(true);
+    const posted = calls.map((c) => JSON.parse(`[${c.slice(prefix.length, -2)}]`));
+    expect(posted).toEqual(
+      HOSTILE_PAYLOADS.map((data, i) => [
+        { callback: 'top.cb', message: { id: ids[i], channel: 'room:test', data } },
+        origin,
+      ]),
+    );
+  });
+});
+
 type Node = { nodeName: string; childNodes?: Node[]; value?: string; tagName?: string };
 
 function findElement(node: unknown, tag: string): { childNodes: Node[] } | undefined {

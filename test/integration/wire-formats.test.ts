@@ -110,3 +110,24 @@ describe.each(Object.keys(QUERY))('%s on the wire', (name) => {
     expect(r.body().toString().slice(0, expected.length)).toBe(expected);
   });
 });
+
+describe('iframe postMessage form on the wire', () => {
+  const query = `transport=iframe&callback=cb&origin=${encodeURIComponent('http://127.0.0.1:8080')}`;
+  it('sends the documented opening then one postMessage script per message', async () => {
+    const h = await start();
+    await h.publish({ text: '<hi>' });
+    const r = await get(h, `${query}&cursor=earliest`);
+    const expected = bytes('iframe-open') + bytes('iframe-postmessage-message');
+    await r.waitFor((b) => b.length >= Buffer.byteLength(expected));
+    expect(r.body().toString().slice(0, expected.length)).toBe(expected);
+  });
+
+  it('opens with the documented gap frame for a cursor from another epoch', async () => {
+    const h = await start();
+    await h.publish({ text: '<hi>' });
+    const r = await get(h, `${query}&cursor=zz-1`);
+    const expected = bytes('iframe-open') + bytes('iframe-postmessage-reset');
+    await r.waitFor((b) => b.length >= Buffer.byteLength(expected));
+    expect(r.body().toString().slice(0, expected.length)).toBe(expected);
+  });
+});

@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../lib/bus/bus.js';
 import { isCometError } from '../../lib/errors.js';
-import { iframeTransport, scriptSafeJson } from '../../lib/transports/iframe.js';
+import {
+  iframeTransport,
+  iframeVariant,
+  isSerializedOrigin,
+  scriptSafeJson,
+} from '../../lib/transports/iframe.js';
 import { createMultipartTransport, multipartTransport } from '../../lib/transports/multipart.js';
 import { ndjsonTransport } from '../../lib/transports/ndjson.js';
 import { sseTransport } from '../../lib/transports/sse.js';
@@ -125,6 +130,70 @@ describe('iframe bytes', () => {
         error = e;
       }
       expect(isCometError(error) && error.code).toBe('COMET_ERR_CALLBACK_INVALID');
+    }
+  });
+});
+
+describe('iframe postMessage form (cross-origin parent)', () => {
+  const variant = iframeVariant('cb', 'http://127.0.0.1:8080');
+  it('posts {callback, message} to the parent, aimed at one origin', () => {
+    expect(variant).toBe('cb http://127.0.0.1:8080');
+    expect(iframeTransport.encode(msg('<b>&'), variant).toString()).toBe(
+      '<script>parent.postMessage({"callback":"cb","message":{"id":"e1-7","channel":"room:a","data":"\\u003cb\\u003e\\u0026"}},"http://127.0.0.1:8080");</script>\n',
+    );
+    expect(iframeTransport.encodeReset('e1-9', variant).toString()).toBe(
+      '<script>parent.postMessage({"callback":"cb","message":{"gap":true,"cursor":"e1-9"}},"http://127.0.0.1:8080");</script>\n',
+    );
+  });
+  it.each(HOSTILE.map((d) => [d]))('cannot break out for %j', (data) => {
+    const text = iframeTransport.encode(msg(data), variant).toString();
+    const inner = text.slice('<script>'.length, -'</script>\n'.length);
+    expect(inner).not.toMatch(/[<>&\u2028\u2029]/);
+    const args = inner.slice('parent.postMessage('.length, -2);
+    const [posted, target] = JSON.parse(`[${args}]`) as [{ message: { data: unknown } }, string];
+    expect(posted.message.data).toEqual(data);
+    expect(target).toBe('http://127.0.0.1:8080');
+  });
+  it('accepts serialized origins only', () => {
+    for (const ok of ['http://a.com', 'https://a.b-c.example:8443', 'http://[::1]:3000']) {
+      expect([ok, isSerializedOrigin(ok)]).toEqual([ok, true]);
+    }
+    const bad = [
+      '',
+      'null',
+      '*',
+      'http://a.com/',
+      'http://a.com/x',
+      'http://A.com',
+      'http://a.com:80',
+      'https://a.com:443',
+      'http://a.com:99999',
+      'ftp://a.com',
+      'http://a"b.com',
+      'http://a.com");alert(1)//',
+      'http://a.com</script>',
+      'http://a.com\u2028',
+      'http://a.com cb',
+      'http://user@a.com',
+    ];
+    for (const origin of bad) {
+      expect([origin, isSerializedOrigin(origin)]).toEqual([origin, false]);
+      let error: unknown;
+      try {
+        iframeVariant('cb', origin);
+      } catch (e) {
+        error = e;
+      }
+      expect(isCometError(error) && error.code).toBe('COMET_ERR_ORIGIN_FORBIDDEN');
+    }
+  });
+  it('re-checks a variant built by hand before writing it', () => {
+    for (const forged of [
+      'cb http://a.com");alert(1)//',
+      'a(1) http://a.com',
+      'cb  http://a.com',
+    ]) {
+      expect(() => iframeTransport.encode(msg(1), forged)).toThrow();
     }
   });
 });
