@@ -170,7 +170,7 @@ export function publish(conn: HttpConnection, room: string, data: unknown): Prom
     conn.send(
       postRequest(`/rooms/${room}/messages`, JSON.stringify(data)),
       collect((status, body) => {
-        if (status !== 200) reject(new Error(`publish: HTTP ${status} ${body}`));
+        if (status < 200 || status > 299) reject(new Error(`publish: HTTP ${status} ${body}`));
         else resolve((JSON.parse(body) as { id: string }).id);
       }),
     );

@@ -9,7 +9,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { attachControl } from '../lib/control.js';
 import { readBody, roomOf, splitUrl } from '../lib/room-path.js';
 
-const HISTORY = 1024;
+// The framework's defaults: memory bus history 1000, long-poll maxBatch 100.
+const HISTORY = 1000;
 const MAX_BATCH = 100;
 const BODY_LIMIT = 65_536;
 
