@@ -1,8 +1,10 @@
 /**
  * The demo chat app: rooms you can publish to and follow by long-poll,
- * JSONP, poll or stream. `createChatApp()` builds it; `server.ts` runs it.
+ * JSONP, poll or stream, and the demo page at `GET /`. `createChatApp()`
+ * builds it; `server.ts` runs it.
  */
 import '../../lib/symbol-metadata.js';
+import { readFile } from 'node:fs/promises';
 import Router, { type RouterContext } from '@koa/router';
 import Koa from 'koa';
 import {
@@ -63,6 +65,12 @@ export function createChatApp(options: ChatAppOptions): { app: Koa; push: CometM
     const message = await options.bus.publish(channel, data);
     ctx.status = 201;
     ctx.body = { id: message.id };
+  });
+  // The demo page (public/index.html); read per request so edits show on reload.
+  router.get('/', async (ctx) => {
+    ctx.type = 'html';
+    ctx.set('Cache-Control', 'no-cache');
+    ctx.body = await readFile(new URL('./public/index.html', import.meta.url));
   });
   router.get('/health', (ctx) => {
     ctx.body = { ok: true, ...push.stats() };

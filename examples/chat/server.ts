@@ -10,7 +10,9 @@ const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
 const redisUrl = process.env.REDIS_URL;
 const bus = redisUrl ? createRedisBus({ url: redisUrl }) : createMemoryBus();
-const { app, push } = createChatApp({ bus });
+// Any origin may read (and post to) the demo rooms, without credentials: the demo
+// page works opened from file:// or another port (see public/index.html).
+const { app, push } = createChatApp({ bus, cors: { origins: ['*'] } });
 const server = app.listen(port, host, () => {
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;

@@ -1,0 +1,192 @@
+/**
+ * Cross-origin in Chromium: the test page is served on one port, the real demo app
+ * (`createChatApp`) on another. The page follows the room through JSONP (no CORS
+ * needed), the iframe's postMessage form, and CORS (SSE, NDJSON, long-poll) when the
+ * page's origin is allowed — and what "refused" really means when it is not:
+ * CORS reads and the WebSocket upgrade fail (the browser hides why, so the client
+ * reports `fallback … failed`, never `open`), the iframe gets a 403, and JSONP —
+ * which no allow-list can check — still delivers.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { CorsOptions } from '../../index.js';
+import {
+  describeBrowser,
+  launchChromium,
+  type PageRecord,
+  record,
+  startClient,
+  waitForMessages,
+} from './harness.js';
+import { head, publish, type Running, startDemoApp, startPageServer } from './servers.js';
+
+let browser: Browser | undefined;
+const running: Running[] = [];
+
+/** The page server and the demo app on two ports; `cors` gets the page's origin. */
+async function twoOrigins(cors: (pageOrigin: string) => CorsOptions | undefined) {
+  const pages = await startPageServer();
+  running.push(pages);
+  const options = cors(pages.base);
+  const demo = await startDemoApp(options ? { cors: options } : {});
+  running.push(demo);
+  return { pageBase: pages.base, demo: demo.base };
+}
+
+/** Opens the page and follows `room` on the demo app with `transports` (all absolute URLs). */
+async function follow(
+  pageBase: string,
+  demo: string,
+  room: string,
+  transports?: readonly string[],
+): Promise<Page> {
+  const page = await browser!.newPage();
+  await startClient(page, pageBase, `${demo}/rooms/${room}/live`, {
+    ...(transports ? { transports } : {}),
+    longpollUrl: `${demo}/rooms/${room}/messages`,
+    cursor: await head(demo, room),
+    shareAcrossTabs: false,
+    longpollTimeoutS: 2,
+    backoff: { initialDelayMs: 50, maxDelayMs: 400 },
+  });
+  return page;
+}
+
+async function expectAll(page: Page, ids: string[]): Promise<PageRecord> {
+  await waitForMessages(page, ids.length);
+  await new Promise((r) => setTimeout(r, 300));
+  const seen = await record(page);
+  expect(seen.received.map((m) => m.id)).toEqual(ids);
+  return seen;
+}
+
+const opens = (seen: PageRecord) => seen.statuses.filter((s) => s.kind === 'open');
+
+describeBrowser('cross-origin: a page on one port follows the demo on another', () => {
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    for (const server of running.splice(0).reverse()) await server.stop();
+  });
+
+  it('JSONP: no CORS at all (same-origin-only server), 30 messages once, in order', async () => {
+    const { pageBase, demo } = await twoOrigins(() => undefined);
+    const page = await follow(pageBase, demo, 'xo-jsonp', ['jsonp']);
+    const seen = await expectAll(page, await publish(demo, 'xo-jsonp', 30));
+    expect(opens(seen)).toEqual([{ kind: 'open', transport: 'jsonp' }]);
+    await page.close();
+  });
+
+  it('iframe: the postMessage form, addressed to the page origin', async () => {
+    const { pageBase, demo } = await twoOrigins((origin) => ({ origins: [origin] }));
+    const followed = await follow(pageBase, demo, 'xo-iframe', ['iframe']);
+    const seen = await expectAll(followed, await publish(demo, 'xo-iframe', 30));
+    expect(opens(seen)).toEqual([{ kind: 'open', transport: 'iframe' }]);
+    // The one frame asked for the postMessage form, naming the page's origin.
+    const src = await followed.evaluate(() => document.querySelector('iframe')?.src ?? '');
+    expect(new URL(src).searchParams.get('origin')).toBe(pageBase);
+    // A window that is not the frame cannot inject: same shape, wrong source.
+    await followed.evaluate((name) => {
+      postMessage({ callback: name, message: { id: 'zz-999', channel: 'x', data: 'forged' } }, '*');
+    }, new URL(src).searchParams.get('callback'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await record(followed)).received.map((m) => m.id)).not.toContain('zz-999');
+    await followed.close();
+  });
+
+  for (const transport of ['sse', 'ndjson', 'longpoll'] as const) {
+    it(`CORS ${transport}: allowed origin, 30 messages once, in order`, async () => {
+      const { pageBase, demo } = await twoOrigins((origin) => ({ origins: [origin] }));
+      const page = await follow(pageBase, demo, `xo-${transport}`, [transport]);
+      const seen = await expectAll(page, await publish(demo, `xo-${transport}`, 30));
+      expect(opens(seen)).toEqual([{ kind: 'open', transport }]);
+      await page.close();
+    });
+  }
+
+  it('auto with an allowed origin lands on WebSocket', async () => {
+    const { pageBase, demo } = await twoOrigins((origin) => ({ origins: [origin] }));
+    const page = await follow(pageBase, demo, 'xo-auto');
+    const seen = await expectAll(page, await publish(demo, 'xo-auto', 20));
+    expect(opens(seen)).toEqual([{ kind: 'open', transport: 'websocket' }]);
+    await page.close();
+  });
+});
+
+describeBrowser('cross-origin: the page origin is not on the allow-list', () => {
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    for (const server of running.splice(0).reverse()) await server.stop();
+  });
+
+  const elsewhere = () => ({ origins: ['http://elsewhere.example'] });
+
+  it('CORS reads are blocked: the client never opens and reports each failure', async () => {
+    const { pageBase, demo } = await twoOrigins(elsewhere);
+    const page = await follow(pageBase, demo, 'no-cors', ['sse', 'longpoll']);
+    await page.waitForFunction(
+      'window.statuses.some((s) => s.kind === "fallback" && s.from === "longpoll")',
+    );
+    await publish(demo, 'no-cors', 5);
+    await new Promise((r) => setTimeout(r, 1000));
+    const seen = await record(page);
+    expect(seen.received).toEqual([]);
+    expect(opens(seen)).toEqual([]);
+    expect(seen.statuses).toContainEqual({
+      kind: 'fallback',
+      from: 'sse',
+      to: 'longpoll',
+      reason: 'failed',
+    });
+    // The browser hides a CORS failure: nothing tells the client it was "refused".
+    expect(seen.statuses.some((s) => s.kind === 'refused')).toBe(false);
+    await page.close();
+  });
+
+  it('the iframe gets a 403 and delivers nothing', async () => {
+    const { pageBase, demo } = await twoOrigins(elsewhere);
+    const page = await browser!.newPage();
+    const statuses: number[] = [];
+    page.on('response', (r) => {
+      if (r.url().includes('transport=iframe')) statuses.push(r.status());
+    });
+    await startClient(page, pageBase, `${demo}/rooms/no-frame/live`, {
+      transports: ['iframe'],
+      shareAcrossTabs: false,
+      backoff: { initialDelayMs: 50, maxDelayMs: 400 },
+    });
+    await expect.poll(() => statuses.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    await publish(demo, 'no-frame', 3);
+    await new Promise((r) => setTimeout(r, 500));
+    expect(new Set(statuses)).toEqual(new Set([403]));
+    const seen = await record(page);
+    expect(seen.received).toEqual([]);
+    expect(opens(seen)).toEqual([]);
+    await page.close();
+  });
+
+  it('auto falls past WebSocket (403), SSE, NDJSON and long-poll to JSONP, which no allow-list checks', async () => {
+    const { pageBase, demo } = await twoOrigins(elsewhere);
+    const page = await follow(pageBase, demo, 'no-cors-auto');
+    await page.waitForFunction('window.statuses.some((s) => s.kind === "open")');
+    const seen = await expectAll(page, await publish(demo, 'no-cors-auto', 20));
+    expect(opens(seen)).toEqual([{ kind: 'open', transport: 'jsonp' }]);
+    const fallbacks = seen.statuses.filter((s) => s.kind === 'fallback');
+    expect(fallbacks.map((s) => (s as unknown as { from: string }).from)).toEqual([
+      'websocket',
+      'sse',
+      'ndjson',
+      'longpoll',
+    ]);
+    await page.close();
+  });
+});
