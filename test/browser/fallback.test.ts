@@ -1,0 +1,128 @@
+/**
+ * Fallback against the REAL demo app (`createChatApp`) in Chromium, through a loopback
+ * test proxy that the page is loaded from (so the page is same-origin with the proxy):
+ * a proxy that refuses WebSocket upgrades makes "auto" land on SSE; one that also
+ * buffers response bodies (streams never deliver, long-polls arrive whole) makes it
+ * step down to long-poll. A 403 never falls back: see demo.test.ts.
+ */
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import {
+  describeBrowser,
+  launchChromium,
+  type PageRecord,
+  record,
+  startClient,
+  waitForMessages,
+} from './harness.js';
+import {
+  head,
+  type ProxyMode,
+  publish,
+  type Running,
+  startDemoApp,
+  startProxy,
+} from './servers.js';
+
+let browser: Browser | undefined;
+const running: Running[] = [];
+
+/** The demo app behind a proxy; returns the proxy's base (where the page lives) and the demo's. */
+async function behindProxy(mode: ProxyMode) {
+  const demo = await startDemoApp();
+  running.push(demo);
+  const proxy = await startProxy(demo.base, mode);
+  running.push(proxy);
+  return { base: proxy.base, direct: demo.base };
+}
+
+async function followAuto(base: string, direct: string, room: string): Promise<Page> {
+  const page = await browser!.newPage();
+  await startClient(page, base, `/rooms/${room}/live`, {
+    longpollUrl: `/rooms/${room}/messages`,
+    cursor: await head(direct, room),
+    shareAcrossTabs: false,
+    bufferingDeadlineMs: 800,
+    longpollTimeoutS: 5,
+    backoff: { initialDelayMs: 50, maxDelayMs: 400 },
+  });
+  return page;
+}
+
+/** Publishes `count` messages a few at a time (so a buffering watch has something to find). */
+async function trickle(base: string, room: string, count: number): Promise<string[]> {
+  const ids: string[] = [];
+  for (let n = 1; n <= count; n += 5) {
+    ids.push(...(await publish(base, room, Math.min(5, count - n + 1), n)));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return ids;
+}
+
+async function expectAll(page: Page, ids: string[]): Promise<PageRecord> {
+  await waitForMessages(page, ids.length, 30_000);
+  await new Promise((r) => setTimeout(r, 300));
+  const seen = await record(page);
+  expect(seen.received.map((m) => m.id)).toEqual(ids);
+  expect(seen.received.map((m) => (m.data as { n: number }).n)).toEqual(ids.map((_, i) => i + 1));
+  return seen;
+}
+
+describeBrowser('fallback against the real demo app', () => {
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  afterEach(async () => {
+    for (const server of running.splice(0).reverse()) await server.stop();
+  });
+
+  it('the proxy passes upgrades: auto stays on WebSocket (the control case)', async () => {
+    const { base, direct } = await behindProxy({});
+    const page = await followAuto(base, direct, 'fb-control');
+    await page.waitForFunction('window.statuses.some((s) => s.kind === "open")');
+    const seen = await expectAll(page, await publish(direct, 'fb-control', 50));
+    expect(seen.statuses.filter((s) => s.kind === 'open')).toEqual([
+      { kind: 'open', transport: 'websocket' },
+    ]);
+    await page.close();
+  });
+
+  it('WebSocket refused at the upgrade: auto lands on SSE and misses nothing', async () => {
+    const { base, direct } = await behindProxy({ refuseUpgrades: true });
+    const page = await followAuto(base, direct, 'fb-upgrade');
+    await page.waitForFunction('window.statuses.some((s) => s.kind === "open")');
+    const seen = await expectAll(page, await publish(direct, 'fb-upgrade', 50));
+    expect(seen.statuses).toContainEqual({
+      kind: 'fallback',
+      from: 'websocket',
+      to: 'sse',
+      reason: 'failed',
+    });
+    expect(seen.statuses.filter((s) => s.kind === 'open')).toEqual([
+      { kind: 'open', transport: 'sse' },
+    ]);
+    await page.close();
+  });
+
+  it('streams held back by a buffering proxy: auto steps down to long-poll, once, in order', async () => {
+    const { base, direct } = await behindProxy({ refuseUpgrades: true, bufferBodies: true });
+    const page = await followAuto(base, direct, 'fb-buffer');
+    await page.waitForFunction('window.statuses.some((s) => s.kind === "open")');
+    const seen = await expectAll(page, await trickle(direct, 'fb-buffer', 40));
+    expect(seen.statuses).toContainEqual({ kind: 'open', transport: 'sse' });
+    expect(seen.statuses).toContainEqual({
+      kind: 'fallback',
+      from: 'sse',
+      to: 'longpoll',
+      reason: 'buffering',
+    });
+    expect(seen.statuses.at(-1)).toMatchObject({ transport: 'longpoll' });
+    // Long-poll answers end, so the buffering proxy passes them whole: it stays there.
+    const more = await publish(direct, 'fb-buffer', 10, 41);
+    await expectAll(page, [...seen.received.map((m) => m.id), ...more]);
+    await page.close();
+  });
+});
