@@ -4,7 +4,7 @@
  * run (server on core 0, load generator on core 1), prints a table with the
  * ratios and writes JSON to `bench/results/<timestamp>.json`.
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from './lib/args.js';
 import { ProcessGroup } from './lib/proc.js';
@@ -22,9 +22,15 @@ const opts = (() => {
     process.exit(2);
   }
 })();
-const group = new ProcessGroup();
+const group = new ProcessGroup(opts.profile ? { profileDir: profileDir() } : {});
+const failures: string[] = [];
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => void group.killAll().then(() => process.exit(130)));
+}
+
+/** Where `--profile` writes the servers' `.cpuprofile` files. */
+function profileDir(): string {
+  return new URL('results/profiles/', import.meta.url).pathname;
 }
 
 /** The server script for each side and kind; self-check puts raw in both columns. */
@@ -47,6 +53,7 @@ async function bySide<T>(
       const message = (e as Error).message;
       process.stderr.write(`[bench] ${name}: ${side} failed: ${message}\n`);
       out.errors = { ...out.errors, [side]: message };
+      failures.push(`${name} / ${side}: ${message}`);
     }
     await group.killAll();
   }
@@ -57,6 +64,10 @@ async function main(): Promise<void> {
   const started = new Date();
   const results: Record<string, unknown> = {};
   const rows: Row[] = [];
+  if (opts.profile) {
+    mkdirSync(profileDir(), { recursive: true });
+    writeFileSync(`${profileDir()}.gitignore`, '*\n'); // results are never committed
+  }
   if (!group.pinned) process.stderr.write('[bench] taskset not found: processes are not pinned\n');
   if (opts.scenarios.includes('held')) {
     const r = await bySide('held', (s) =>
@@ -81,6 +92,8 @@ async function main(): Promise<void> {
     }
   }
   console.log(`\n${renderTable(rows)}\n`);
+  for (const f of failures) console.log(`not measured: ${f}`);
+  if (opts.profile) console.log(`server CPU profiles: ${profileDir()}`);
   const file = new URL(
     `results/${started.toISOString().replaceAll(':', '-')}.json`,
     import.meta.url,

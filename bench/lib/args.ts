@@ -24,6 +24,8 @@ export interface BenchOptions {
   readonly sides: readonly ('raw' | 'comet')[];
   /** Run the raw servers in the framework column too (plumbing check). */
   readonly selfCheck: boolean;
+  /** Write a V8 CPU profile of every server process (bench/results/profiles/). */
+  readonly profile: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [flags]
@@ -32,6 +34,7 @@ export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [flags]
   --fanout-n=1000,10000 --k=200             fan-out subscribers and messages
   --sides=raw,comet     which servers to run
   --self-check          use the raw servers in the framework column (harness check)
+  --profile             write each server's V8 CPU profile to bench/results/profiles/
   every flag also reads BENCH_<FLAG> from the environment, e.g. BENCH_HELD_N=5000`;
 
 function flag(flags: Map<string, string>, name: string, fallback: string): string {
@@ -70,5 +73,6 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     k: int(flag(flags, 'k', '200'), 'k', 100_000),
     sides: sides as ('raw' | 'comet')[],
     selfCheck: flag(flags, 'self-check', 'false') === 'true',
+    profile: flag(flags, 'profile', 'false') === 'true',
   };
 }

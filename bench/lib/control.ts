@@ -72,4 +72,6 @@ export function attachControl(server: Server, features: Record<string, boolean> 
     }
   });
   process.on('disconnect', () => process.exit(0));
+  // A clean exit on the orchestrator's SIGTERM lets --cpu-prof write its profile.
+  process.on('SIGTERM', () => process.exit(0));
 }

@@ -20,6 +20,8 @@ export interface StartOptions {
   readonly core?: number;
   /** Pass `--expose-gc` so the child can force a collection before measuring. */
   readonly exposeGc?: boolean;
+  /** Write a V8 CPU profile on exit (servers only; needs a clean SIGTERM exit). */
+  readonly profile?: boolean;
   /** Extra argv for the script (the first is usually a JSON config). */
   readonly args?: readonly string[];
 }
@@ -114,12 +116,12 @@ export class Child {
     return answer;
   }
 
-  /** Kills the child by pid (SIGKILL after 2 s) and waits for it to exit. */
+  /** Kills the child by pid (SIGTERM, SIGKILL after 5 s) and waits for it to exit. */
   async kill(): Promise<void> {
     if (this.#exited || this.#proc.exitCode !== null) return;
     const exited = once(this.#proc, 'exit');
     this.#proc.kill('SIGTERM');
-    const timer = setTimeout(() => this.#proc.kill('SIGKILL'), 2000);
+    const timer = setTimeout(() => this.#proc.kill('SIGKILL'), 5000);
     await exited;
     clearTimeout(timer);
   }
@@ -134,16 +136,29 @@ function hasTaskset(): boolean {
   }
 }
 
+/** Options of {@link ProcessGroup}. */
+export interface ProcessGroupOptions {
+  /** When set, children started with `profile` write `.cpuprofile` files here. */
+  readonly profileDir?: string;
+}
+
 /** Starts and tracks children; {@link ProcessGroup.killAll} ends them by pid. */
 export class ProcessGroup {
   readonly #children = new Set<Child>();
   /** Whether children are pinned (taskset found and working). */
   readonly pinned = hasTaskset();
 
+  constructor(private readonly options: ProcessGroupOptions = {}) {}
+
   /** Starts `script` (path relative to `bench/`) under tsx. */
   start(script: string, options: StartOptions = {}): Child {
     const file = fileURLToPath(new URL(`../${script}`, import.meta.url));
-    const nodeArgs = [...(options.exposeGc ? ['--expose-gc'] : []), '--import', 'tsx', file];
+    const dir = options.profile ? this.options.profileDir : undefined;
+    const nodeArgs = [
+      ...(options.exposeGc ? ['--expose-gc'] : []),
+      ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []),
+      ...['--import', 'tsx', file],
+    ];
     const argv = [...nodeArgs, ...(options.args ?? [])];
     const useTaskset = this.pinned && options.core !== undefined;
     const [cmd, args] = useTaskset

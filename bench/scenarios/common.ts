@@ -35,7 +35,7 @@ export interface Metric {
 
 /** Starts `script` on core 0 with `--expose-gc` and waits for its port. */
 export async function startServer(group: ProcessGroup, script: string): Promise<RunningServer> {
-  const child = group.start(script, { core: 0, exposeGc: true });
+  const child = group.start(script, { core: 0, exposeGc: true, profile: true });
   const ready = await child.next('ready', 30_000);
   return {
     child,

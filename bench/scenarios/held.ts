@@ -86,7 +86,7 @@ export function heldRows(r: Partial<Record<'raw' | 'comet', HeldResult>>): Row[]
   return [
     row('RSS per held long-poll', 'bytes', (x) => x.rssPerHeld),
     row('V8 heap per held long-poll', 'bytes', (x) => x.heapPerHeld),
-    row('RSS at idle baseline', 'MiB', (x) => x.rssIdle / 2 ** 20),
+    row('RSS at idle baseline (after warm-up)', 'MiB', (x) => x.rssIdle / 2 ** 20, false),
     row('released polls that got the message', 'count', (x) => x.received, false),
   ];
 }
