@@ -12,6 +12,7 @@ import { jsonpTransport } from '../lib/transports/jsonp.js';
 import { longPollTransport } from '../lib/transports/long-poll.js';
 import { etagOf, matchesEtag, pollTransport } from '../lib/transports/poll.js';
 import type { LongPollOptions, PollOptions } from './decorators.js';
+import { detachFromKoa } from './detach.js';
 import { callbackOf, cursorOf, timeoutOf } from './request-params.js';
 import type { RouteServices } from './route-services.js';
 
@@ -40,7 +41,7 @@ export function longPollHandler(
     const channels = await channelsOf(ctx);
     const positions = parseCursor(raw, channels);
     if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
-    ctx.respond = false;
+    detachFromKoa(ctx);
     holdLongPoll(ctx.req, ctx.res, route, {
       channels,
       positions,
