@@ -6,7 +6,8 @@
  *
  * Order, so no message is lost or doubled: join the hub first, then read
  * the backlog; messages the hub delivers while the read is in flight are
- * held, and after the backlog only those it did not contain are sent.
+ * held, and after the backlog only those after its last id are sent
+ * (`Bus.compareIds`), so a late live delivery is never a duplicate.
  */
 import { debuglog } from 'node:util';
 import { readBatch } from './batch-read.js';
@@ -85,7 +86,6 @@ export class StreamMember implements HubMember {
   async catchUp(): Promise<void> {
     const { channels, encoder, variant } = this.#request;
     const pageSize = this.#request.pageSize ?? 100;
-    const sent = new Set<string>();
     if (this.#positions.every((p) => p === undefined)) {
       // "From now": the head is where the bus stands when we joined.
       const read = await readBatch(this.#hub.bus, { channels, positions: this.#positions }, 1);
@@ -97,16 +97,13 @@ export class StreamMember implements HubMember {
         if (this.session.ended) return;
         if (read.gap) this.session.send(encoder.encodeReset(read.cursor, variant));
         this.#positions = [...read.positions];
-        for (const message of read.messages) {
-          sent.add(message.id);
-          this.#sendBacklog(message);
-        }
+        for (const message of read.messages) this.#sendBacklog(message);
         if (read.gap || read.messages.length < pageSize) break;
       }
     }
     const held = this.#held ?? [];
     this.#held = undefined;
-    for (const message of held) if (!sent.has(message.id)) this.#deliver(message, undefined);
+    for (const message of held) this.#deliver(message, undefined);
   }
 
   #sendBacklog(message: Message): void {
@@ -119,6 +116,10 @@ export class StreamMember implements HubMember {
     const { channels, encoder, variant } = this.#request;
     const index = channels.indexOf(message.channel);
     if (index === -1) return;
+    // Already sent (from history, or a live delivery that lagged behind the
+    // backlog read, as a Redis wake-up can): ids order within a channel.
+    const last = this.#positions[index];
+    if (last !== undefined && (this.#hub.bus.compareIds(message.id, last) ?? 1) <= 0) return;
     this.#positions[index] = message.id;
     // One channel: the cursor is the message id and every stream shares the
     // frame. Several: the cursor combines positions, shared by equal ones.

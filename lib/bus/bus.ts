@@ -79,6 +79,14 @@ export interface Bus {
    */
   subscribe(channel: string, listener: MessageListener): () => void;
 
+  /**
+   * Orders two ids of one channel: negative when `a` comes before `b`, 0
+   * when equal, positive after; `undefined` when they cannot be compared
+   * (different epochs, or not ids of this bus). Lets a live follower drop a
+   * message it already sent from history, whatever the id format.
+   */
+  compareIds(a: string, b: string): number | undefined;
+
   /** Releases every resource; later publishes reject with `COMET_ERR_BUS_CLOSED`. */
   close(): Promise<void>;
 }

@@ -245,6 +245,13 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
       return readAfter(state, after, limit);
     },
 
+    compareIds(a, b) {
+      const ma = ID_SHAPE.exec(a);
+      const mb = ID_SHAPE.exec(b);
+      if (!ma || !mb || ma[1] !== mb[1]) return undefined;
+      return Number(ma[2]) - Number(mb[2]);
+    },
+
     subscribe(channel, listener) {
       check(channel);
       const state = stateOf(channel);

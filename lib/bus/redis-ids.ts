@@ -69,6 +69,14 @@ export function compareStreamIds(a: string, b: string): number {
   );
 }
 
+/** Orders two cursors of this bus; `undefined` for other epochs or shapes. */
+export function compareCursors(a: string, b: string): number | undefined {
+  const ma = CURSOR_SHAPE.exec(a);
+  const mb = CURSOR_SHAPE.exec(b);
+  if (!ma || !mb || ma[1] !== mb[1]) return undefined;
+  return compareStreamIds(ma[2]!, mb[2]!);
+}
+
 /**
  * The Redis names for `channel` under `prefix`.
  *

@@ -32,7 +32,7 @@ import { type Bus, EARLIEST, type Message, type ReadFrom, type ReadResult } from
 import type { RangeRequest } from './redis-channel.js';
 import { fullJitterBackoff, readyGate, shutDown, toBusError } from './redis-connection.js';
 import { RedisFollower } from './redis-follower.js';
-import { channelKeys, formatCursor, newEpoch, parseCursor } from './redis-ids.js';
+import { channelKeys, compareCursors, formatCursor, newEpoch, parseCursor } from './redis-ids.js';
 import { count, type RedisBusClient, type RedisBusOptions } from './redis-options.js';
 import {
   decodePublish,
@@ -199,6 +199,8 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
       check(channel);
       return follower.add(channel, listener);
     },
+
+    compareIds: compareCursors,
 
     subscriberCount: (channel) => follower.listenerCount(channel),
     redisSubscriptionCount: () => follower.subscriptionCount(),

@@ -232,6 +232,21 @@ export function busContract(name: string, setup: BusContractSetup): void {
       expect(quietResult.messages).toEqual([]);
     });
 
+    it('compareIds orders ids of one channel and refuses other epochs', async () => {
+      const before = await create();
+      const channel = channelName('order');
+      const head = (await before.read(channel)).cursor;
+      const [a, b] = await publishMany(before, channel, 2);
+      expect(before.compareIds(head, a!.id)).toBeLessThan(0);
+      expect(before.compareIds(a!.id, b!.id)).toBeLessThan(0);
+      expect(before.compareIds(b!.id, a!.id)).toBeGreaterThan(0);
+      expect(before.compareIds(a!.id, a!.id)).toBe(0);
+      expect(before.compareIds('not an id', a!.id)).toBeUndefined();
+      const after = track(await setup.loseHistory(before));
+      const [fresh] = await publishMany(after, channel, 1);
+      expect(after.compareIds(fresh!.id, a!.id)).toBeUndefined();
+    });
+
     it('malformed cursors throw COMET_ERR_CURSOR_MALFORMED', async () => {
       const bus = await create();
       const channel = channelName('malformed');
