@@ -29,6 +29,7 @@ import {
 } from '../lib/transports/websocket.js';
 import type { ChannelResolver } from './batch-routes.js';
 import type { StreamOptions } from './decorators.js';
+import { detachFromKoa } from './detach.js';
 import { callbackOf, cursorOf, single } from './request-params.js';
 import type { RouteServices } from './route-services.js';
 
@@ -114,7 +115,7 @@ export function streamHandler(
     if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
     // The stream owns the raw response from here: Koa must not answer it,
     // and compression middleware (koa-compress) must not buffer it.
-    ctx.respond = false;
+    detachFromKoa(ctx);
     ctx.compress = false;
     const writer = transport.open(ctx.res, {
       variant,
