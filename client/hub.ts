@@ -78,7 +78,10 @@ export class Hub {
   }
 
   #joinTabs(): void {
-    const name = `koa-comet:${this.#options.streamUrl} ${this.#options.longpollUrl}`;
+    // The same key as the tab's own hubs (index.ts): a subscription that forces a
+    // transport must never be fed by another tab's connection over a different one.
+    const { streamUrl, longpollUrl, transports, withCredentials } = this.#options;
+    const name = `koa-comet:${JSON.stringify([streamUrl, longpollUrl, transports, withCredentials])}`;
     this.#election = electLeader(name, () => this.#lead());
     if (this.#election === null) return;
     this.#channel = new BroadcastChannel(name);
