@@ -47,6 +47,35 @@ export interface LongPollRequest {
 
 type Phase = 'reading' | 'parked' | 'waking';
 
+/** A read after a position, with its encoded answer (none when nothing follows). */
+interface ReadOutcome {
+  readonly read: BatchRead;
+  readonly body: Buffer | undefined;
+}
+
+/**
+ * The waiters one message woke at the same position: one read, one body,
+ * and no promise callbacks per waiter.
+ */
+class WakeGroup {
+  readonly #waiters: LongPollWaiter[] = [];
+
+  constructor(outcome: Promise<ReadOutcome>) {
+    outcome.then(
+      (result) => this.#settle(result),
+      (error: unknown) => this.#settle({ error }),
+    );
+  }
+
+  add(waiter: LongPollWaiter): void {
+    this.#waiters.push(waiter);
+  }
+
+  #settle(outcome: ReadOutcome | { error: unknown }): void {
+    for (const waiter of this.#waiters) waiter.settle(outcome);
+  }
+}
+
 /**
  * Creates the per-route settings; the context options inside are shared by
  * every waiter of the route, so a held request allocates none of its own.
@@ -69,6 +98,8 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   #positions: readonly (string | undefined)[];
   #phase: Phase = 'reading';
   #dirty = false;
+  /** The wake-group key for the current position; reset when it moves. */
+  #key: string | undefined;
   /** Shutdown came while the first read was in flight: answer when it lands. */
   #stopping = false;
 
@@ -96,13 +127,23 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     }
     if (this.#phase !== 'parked') return;
     this.#phase = 'waking';
+    // Waiters at the same position share one read and one encoded body.
+    this.#key ??= this.#groupKey();
+    round.once(this.#key, () => new WakeGroup(this.#readEncoded())).add(this);
+  }
+
+  /** Same key, same bytes: route limits, encoding, channels and positions. */
+  #groupKey(): string {
+    const { maxBatch, historyWindow } = this.#route;
     const { transport, variant, channels } = this.#request;
-    const key = `${transport.name}\0${variant}\0${channels.join('\0')}\0${this.#positions.join('\0')}`;
-    const answer = round.once(key, () => this.#readEncoded());
-    answer.then(
-      (encoded) => this.#deliver(encoded),
-      (error: unknown) => this.#fail(error),
-    );
+    const at = `${channels.join('\u0001')}\0${this.#positions.join('\u0001')}`;
+    return `${maxBatch}\0${historyWindow ?? ''}\0${transport.name}\0${variant}\0${at}`;
+  }
+
+  /** @internal A {@link WakeGroup}'s read landed. */
+  settle(outcome: ReadOutcome | { error: unknown }): void {
+    if ('error' in outcome) this.#fail(outcome.error);
+    else this.#deliver(outcome);
   }
 
   /** @internal Hub callback: answer now with the current cursor. */
@@ -145,7 +186,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     );
   }
 
-  async #readEncoded(): Promise<{ read: BatchRead; body: Buffer | undefined }> {
+  async #readEncoded(): Promise<ReadOutcome> {
     const at = { channels: this.#request.channels, positions: this.#positions };
     const { hub, maxBatch, historyWindow } = this.#route;
     const read = await readBatch(hub.bus, at, maxBatch, historyWindow);
@@ -154,7 +195,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     return { read, body: this.#request.transport.encode(json, this.#request.variant) };
   }
 
-  #deliver({ read, body }: { read: BatchRead; body: Buffer | undefined }): void {
+  #deliver({ read, body }: ReadOutcome): void {
     if (this.state === 'completed') return;
     // Answered after the server closed its idle sockets: do not leave this one open.
     if (this.#stopping && !this.response.headersSent)
@@ -166,6 +207,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     }
     // Nothing after the cursor: park at the position the read reached.
     this.#positions = read.positions;
+    this.#key = undefined;
     if (this.#stopping) {
       this.answerEmpty();
       this.complete();

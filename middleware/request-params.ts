@@ -4,12 +4,16 @@
  */
 import type { Context } from 'koa';
 import { isCallbackName } from '../lib/callback-name.js';
-import { CometError } from '../lib/errors.js';
+import { CometError, type CometErrorCode } from '../lib/errors.js';
 
-/** The one value of a query parameter; a repeated parameter is refused. */
-export function single(ctx: Context, name: string, onRepeat: CometError): string | undefined {
+/**
+ * The one value of a query parameter; a repeated parameter is refused with
+ * `onRepeat` (a code, so the error is only built when thrown: this runs on
+ * every request).
+ */
+export function single(ctx: Context, name: string, onRepeat: CometErrorCode): string | undefined {
   const value = ctx.query[name];
-  if (Array.isArray(value)) throw onRepeat;
+  if (Array.isArray(value)) throw new CometError(onRepeat);
   return value;
 }
 
@@ -21,7 +25,7 @@ export function single(ctx: Context, name: string, onRepeat: CometError): string
 export function cursorOf(ctx: Context): string | undefined {
   const header = ctx.get('Last-Event-ID');
   if (header !== '') return header;
-  return single(ctx, 'cursor', new CometError('COMET_ERR_CURSOR_MALFORMED'));
+  return single(ctx, 'cursor', 'COMET_ERR_CURSOR_MALFORMED');
 }
 
 /**
@@ -29,7 +33,7 @@ export function cursorOf(ctx: Context): string | undefined {
  * @throws CometError `COMET_ERR_TIMEOUT_INVALID` for anything else.
  */
 export function timeoutOf(ctx: Context, defaultSeconds: number): number {
-  const raw = single(ctx, 'timeout', new CometError('COMET_ERR_TIMEOUT_INVALID'));
+  const raw = single(ctx, 'timeout', 'COMET_ERR_TIMEOUT_INVALID');
   if (raw === undefined) return defaultSeconds * 1000;
   if (!/^\d{1,2}$/.test(raw) || Number(raw) > 60) throw new CometError('COMET_ERR_TIMEOUT_INVALID');
   return Number(raw) * 1000;
@@ -40,7 +44,7 @@ export function timeoutOf(ctx: Context, defaultSeconds: number): number {
  * @throws CometError `COMET_ERR_CALLBACK_INVALID`.
  */
 export function callbackOf(ctx: Context): string | undefined {
-  const raw = single(ctx, 'callback', new CometError('COMET_ERR_CALLBACK_INVALID'));
+  const raw = single(ctx, 'callback', 'COMET_ERR_CALLBACK_INVALID');
   if (raw === undefined) return undefined;
   if (!isCallbackName(raw)) throw new CometError('COMET_ERR_CALLBACK_INVALID');
   return raw;

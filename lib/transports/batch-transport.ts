@@ -15,6 +15,8 @@ export interface BatchTransport {
   readonly name: BatchTransportName;
   /** Response headers besides Content-Length, the same for every response. */
   readonly headers: Readonly<Record<string, string>>;
+  /** The same headers as `[name, value, name, value, …]`, for one `writeHead`. */
+  readonly headerList: readonly string[];
   /**
    * The body for a batch's JSON text. `variant` is the JSONP callback name,
    * `''` for the others.
@@ -39,9 +41,22 @@ export function writeBatch(
   extra?: Readonly<Record<string, string>>,
 ): void {
   if (res.writableEnded || res.destroyed) return;
-  res.statusCode = 200;
-  for (const name in transport.headers) res.setHeader(name, transport.headers[name] as string);
   if (extra) for (const name in extra) res.setHeader(name, extra[name] as string);
-  res.setHeader('Content-Length', body.length);
+  // One writeHead with the transport's headers as a flat list (no per-header
+  // setHeader bookkeeping). writeHead stores the head at once, so the
+  // length goes in it too (else Node would answer chunked).
+  res.writeHead(200, transport.headerList.concat('Content-Length', String(body.length)));
   res.end(body);
+}
+
+/**
+ * Defines a batch transport from its name, headers and encoder (the flat
+ * header list is derived once here).
+ */
+export function defineBatchTransport(
+  name: BatchTransportName,
+  headers: Readonly<Record<string, string>>,
+  encode: BatchTransport['encode'],
+): BatchTransport {
+  return { name, headers, headerList: Object.entries(headers).flat(), encode };
 }

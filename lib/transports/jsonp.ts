@@ -8,7 +8,7 @@
  * escaped because pre-ES2019 engines end a string literal at them.
  * NAME is checked by {@link isCallbackName} before anything is written.
  */
-import { BASE_HEADERS, type BatchTransport } from './batch-transport.js';
+import { BASE_HEADERS, type BatchTransport, defineBatchTransport } from './batch-transport.js';
 
 const SEPARATORS = /[\u2028\u2029]/g;
 
@@ -18,13 +18,12 @@ export function escapeLineTerminators(json: string): string {
 }
 
 /** The JSONP transport (`application/javascript`, never cached). */
-export const jsonpTransport: BatchTransport = {
-  name: 'jsonp',
-  headers: {
+export const jsonpTransport: BatchTransport = defineBatchTransport(
+  'jsonp',
+  {
     ...BASE_HEADERS,
     'Content-Type': 'application/javascript; charset=utf-8',
     'Cache-Control': 'no-store, no-transform',
   },
-  encode: (batchJson, callback) =>
-    Buffer.from(`/**/${callback}(${escapeLineTerminators(batchJson)});`),
-};
+  (batchJson, callback) => Buffer.from(`/**/${callback}(${escapeLineTerminators(batchJson)});`),
+);

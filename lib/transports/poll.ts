@@ -3,18 +3,18 @@
  * carries an `ETag`; a request whose `If-None-Match` names it gets `304`.
  */
 import { createHash } from 'node:crypto';
-import { BASE_HEADERS, type BatchTransport } from './batch-transport.js';
+import { BASE_HEADERS, type BatchTransport, defineBatchTransport } from './batch-transport.js';
 
 /** The poll transport (`application/json`, revalidated on every use). */
-export const pollTransport: BatchTransport = {
-  name: 'poll',
-  headers: {
+export const pollTransport: BatchTransport = defineBatchTransport(
+  'poll',
+  {
     ...BASE_HEADERS,
     'Content-Type': 'application/json; charset=utf-8',
     'Cache-Control': 'no-cache',
   },
-  encode: (batchJson) => Buffer.from(batchJson),
-};
+  (batchJson) => Buffer.from(batchJson),
+);
 
 /** A strong validator for a poll body: `"` + base64url(sha1(body)) + `"`. */
 export function etagOf(body: Buffer): string {

@@ -67,7 +67,7 @@ describe('a held request is detached from Koa', () => {
     expect(res.__onFinished).toBeUndefined();
     expect(watchers(res)).toBe(0);
     await bus.publish('c', 'x');
-    expect((await (await answer).json()).messages).toHaveLength(1);
+    expect(((await (await answer).json()) as { messages: unknown[] }).messages).toHaveLength(1);
   });
 
   it('still runs other middleware’s on-finished callbacks once, on answer and on disconnect', async () => {
