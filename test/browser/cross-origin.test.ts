@@ -60,6 +60,7 @@ async function expectAll(page: Page, ids: string[]): Promise<PageRecord> {
   return seen;
 }
 
+const fake = { id: 'zz-999', channel: 'x', data: 'forged' };
 const opens = (seen: PageRecord) => seen.statuses.filter((s) => s.kind === 'open');
 
 describeBrowser('cross-origin: a page on one port follows the demo on another', () => {
@@ -87,12 +88,12 @@ describeBrowser('cross-origin: a page on one port follows the demo on another', 
     const seen = await expectAll(followed, await publish(demo, 'xo-iframe', 30));
     expect(opens(seen)).toEqual([{ kind: 'open', transport: 'iframe' }]);
     // The one frame asked for the postMessage form, naming the page's origin.
-    const src = await followed.evaluate(() => document.querySelector('iframe')?.src ?? '');
+    const src = await followed.evaluate<string>('document.querySelector("iframe")?.src ?? ""');
     expect(new URL(src).searchParams.get('origin')).toBe(pageBase);
-    // A window that is not the frame cannot inject: same shape, wrong source.
-    await followed.evaluate((name) => {
-      postMessage({ callback: name, message: { id: 'zz-999', channel: 'x', data: 'forged' } }, '*');
-    }, new URL(src).searchParams.get('callback'));
+    // A post of the same shape from another window (here the page itself: wrong
+    // origin, wrong source) is ignored.
+    const forged = { callback: new URL(src).searchParams.get('callback'), message: fake };
+    await followed.evaluate(`postMessage(${JSON.stringify(forged)}, '*')`);
     await new Promise((r) => setTimeout(r, 300));
     expect((await record(followed)).received.map((m) => m.id)).not.toContain('zz-999');
     await followed.close();

@@ -69,8 +69,7 @@ async function say(page: Page, lines: readonly string[]): Promise<void> {
     await page.fill('#text', text);
     await page.press('#text', 'Enter');
     await page.waitForFunction(
-      (t) => [...document.querySelectorAll('#log li')].some((li) => li.textContent?.endsWith(t)),
-      text,
+      `[...document.querySelectorAll('#log li')].some((li) => li.textContent.endsWith(${JSON.stringify(text)}))`,
     );
   }
 }
@@ -79,11 +78,8 @@ const texts = (page: Page, selector: string) =>
   page.$$eval(selector, (items) => items.map((li) => li.textContent ?? ''));
 
 async function waitForColumns(page: Page, names: readonly string[], count: number) {
-  await page.waitForFunction(
-    ([list, n]) => list.every((name) => document.querySelectorAll(`#col-${name} li`).length >= n),
-    [names, count] as const,
-    { timeout: 20_000 },
-  );
+  const check = `${JSON.stringify(names)}.every((name) => document.querySelectorAll('#col-' + name + ' li').length >= ${count})`;
+  await page.waitForFunction(check, undefined, { timeout: 20_000 });
 }
 
 describeBrowser('the demo page', () => {
