@@ -89,7 +89,7 @@ function iframeVariantOf(
   callback: string | undefined,
 ): string {
   if (callback === undefined) throw new CometError('COMET_ERR_CALLBACK_MISSING');
-  const origin = single(ctx, 'origin', new CometError('COMET_ERR_ORIGIN_FORBIDDEN'));
+  const origin = single(ctx, 'origin', 'COMET_ERR_ORIGIN_FORBIDDEN');
   // Checked before any channel is resolved: a foreign page must not reach the handler.
   if (origin !== undefined && !services.cors.allows(origin)) {
     throw new CometError('COMET_ERR_ORIGIN_FORBIDDEN');
