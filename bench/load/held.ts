@@ -59,11 +59,18 @@ async function main(): Promise<void> {
   const conns: HttpConnection[] = [];
   const results: Tally[] = [];
   const t0 = Date.now();
-  for (let i = 0; i < cfg.n; i += 500) {
-    const batch = await openMany(cfg.port, Math.min(500, cfg.n - i));
-    results.push(parkAll(batch, head, 101));
-    conns.push(...batch);
-  }
+  const hold = async (upTo: number) => {
+    for (let i = conns.length; i < upTo; i += 500) {
+      const batch = await openMany(cfg.port, Math.min(500, upTo - i));
+      results.push(parkAll(batch, head, 101));
+      conns.push(...batch);
+    }
+  };
+  // Two steps, so the orchestrator can also take the slope between N/2 and N.
+  await hold(Math.floor(cfg.n / 2));
+  tell({ type: 'holding-half', sent: conns.length });
+  await expect('hold-rest');
+  await hold(cfg.n);
   tell({ type: 'holding', sent: conns.length, openMs: Date.now() - t0 });
 
   await expect('release');

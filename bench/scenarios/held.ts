@@ -1,7 +1,8 @@
 /**
  * Scenario "held": server RSS (and V8 heap) per suspended long-poll.
  * Baseline = RSS after warm-up at idle; held = RSS with N long-polls parked;
- * both after a forced GC. Then one publish releases all N and each must get it.
+ * both after a forced GC. The slope between N/2 and N is reported too: it is
+ * free of the heap slack a bigger idle process can fill without new pages. Then one publish releases all N and each must get it.
  */
 import type { ProcessGroup } from '../lib/proc.js';
 import { ratio } from '../lib/stats.js';
@@ -21,20 +22,22 @@ export interface HeldResult {
   readonly rssIdle: number;
   readonly rssHeld: number;
   readonly rssPerHeld: number;
+  /** RSS growth per held request between N/2 and N: free of warm-up slack. */
+  readonly rssSlope: number;
   readonly heapPerHeld: number;
   readonly openMs: number;
   readonly received: number;
   readonly answeredEarly: number;
 }
 
-async function settle(server: RunningServer, requests: number): Promise<boolean> {
+/** Waits until the server has seen `requests`, then lets it settle for a second. */
+async function settle(server: RunningServer, requests: number, target: Target): Promise<void> {
   const end = Date.now() + 60_000;
-  while (Date.now() < end) {
-    const s = await stats(server, false);
-    if (s.requests >= requests) return true;
+  while ((await stats(server, false)).requests < requests) {
+    if (Date.now() > end) throw new Error(`${target.side}: the server never saw every long-poll`);
     await sleep(100);
   }
-  return false;
+  await sleep(1000);
 }
 
 /** Runs the held scenario against one target. */
@@ -50,12 +53,12 @@ export async function runHeld(
     await load.next('warmed');
     await sleep(500);
     const idle = await stats(server, true);
-    const holding = await load.ask({ type: 'hold' }, 'holding');
     // +1: the publish that fixes the cursor the polls park at.
-    if (!(await settle(server, idle.requests + 1 + opts.n))) {
-      throw new Error(`${target.side}: the server never saw all ${opts.n} long-polls`);
-    }
-    await sleep(1000);
+    const half = (await load.ask({ type: 'hold' }, 'holding-half'))['sent'] as number;
+    await settle(server, idle.requests + 1 + half, target);
+    const halfway = await stats(server, true);
+    const holding = await load.ask({ type: 'hold-rest' }, 'holding');
+    await settle(server, idle.requests + 1 + opts.n, target);
     const held = await stats(server, true);
     const released = await load.ask({ type: 'release' }, 'released');
     return {
@@ -63,6 +66,7 @@ export async function runHeld(
       rssIdle: idle.rss,
       rssHeld: held.rss,
       rssPerHeld: (held.rss - idle.rss) / opts.n,
+      rssSlope: (held.rss - halfway.rss) / (opts.n - half),
       heapPerHeld: (held.heapUsed - idle.heapUsed) / opts.n,
       openMs: holding['openMs'] as number,
       received: released['received'] as number,
@@ -85,6 +89,7 @@ export function heldRows(r: Partial<Record<'raw' | 'comet', HeldResult>>): Row[]
   };
   return [
     row('RSS per held long-poll', 'bytes', (x) => x.rssPerHeld),
+    row('RSS per held long-poll, slope N/2→N', 'bytes', (x) => x.rssSlope),
     row('V8 heap per held long-poll', 'bytes', (x) => x.heapPerHeld),
     row('RSS at idle baseline (after warm-up)', 'MiB', (x) => x.rssIdle / 2 ** 20, false),
     row('released polls that got the message', 'count', (x) => x.received, false),
