@@ -27,30 +27,63 @@ export interface BatchRead extends Batch {
  * (the client re-syncs instead of replaying stale history).
  * @throws CometError `COMET_ERR_CURSOR_MALFORMED` from the bus.
  */
-export async function readBatch(
+export function readBatch(
   bus: Bus,
   at: ReadPosition,
   limit: number,
   windowMs?: number,
+): BatchRead | Promise<BatchRead> {
+  const { channels, positions } = at;
+  const readSync = bus.readSync?.bind(bus);
+  if (readSync) {
+    // In-process bus: answer without a promise hop (the long-poll hot path).
+    const results = channels.map((c, i) => readSync(c, positions[i], limit));
+    const heads = () => channels.map((c) => readSync(c, undefined).cursor);
+    return combine(channels, results, windowMs, heads) as BatchRead;
+  }
+  return readAsync(bus, at, limit, windowMs);
+}
+
+async function readAsync(
+  bus: Bus,
+  at: ReadPosition,
+  limit: number,
+  windowMs: number | undefined,
 ): Promise<BatchRead> {
   const { channels, positions } = at;
-  if (channels.length === 1 && windowMs === undefined) {
-    // The hot path: one channel, no window — one read, no Promise.all.
-    const result = await bus.read(channels[0] as string, positions[0], limit);
-    return { ...result, positions: [result.cursor] };
-  }
   const results = await Promise.all(channels.map((c, i) => bus.read(c, positions[i], limit)));
+  const batch = combine(channels, results, windowMs, undefined);
+  if (batch !== undefined) return batch;
+  const heads = await Promise.all(channels.map(async (c) => (await bus.read(c, undefined)).cursor));
+  return combine(channels, results, windowMs, () => heads) as BatchRead;
+}
+
+/**
+ * One batch from per-channel reads. On a gap every channel restarts at its
+ * head: `heads()` gives them, or, when it is undefined (async bus), the
+ * caller is told to fetch them (`undefined`).
+ */
+function combine(
+  channels: readonly string[],
+  results: readonly ReadResult[],
+  windowMs: number | undefined,
+  heads: (() => string[]) | undefined,
+): BatchRead | undefined {
   const oldest = windowMs === undefined ? 0 : Date.now() - windowMs;
   const gap = results.some(
     (r) => r.gap || (r.messages[0] !== undefined && r.messages[0].time < oldest),
   );
   if (channels.length === 1 && !gap) {
     const result = results[0] as ReadResult;
-    return { ...result, positions: [result.cursor] };
+    return {
+      messages: result.messages,
+      cursor: result.cursor,
+      gap: false,
+      positions: [result.cursor],
+    };
   }
-  const next = gap
-    ? await Promise.all(channels.map(async (c) => (await bus.read(c, undefined)).cursor))
-    : results.map((r) => r.cursor);
+  if (gap && heads === undefined) return undefined;
+  const next = gap ? (heads as () => string[])() : results.map((r) => r.cursor);
   const messages: Message[] = gap ? [] : results.flatMap((r) => r.messages);
   if (channels.length > 1 && messages.length > 1) messages.sort((a, b) => a.time - b.time);
   return { messages, cursor: formatCursor(next, channels), gap, positions: next };

@@ -53,14 +53,29 @@ interface ReadOutcome {
   readonly body: Buffer | undefined;
 }
 
+type Settled = ReadOutcome | { error: unknown };
+
 /**
  * The waiters one message woke at the same position: one read, one body,
  * and no promise callbacks per waiter.
  */
 class WakeGroup {
   readonly #waiters: LongPollWaiter[] = [];
+  /** Set once the read landed; later joiners settle at once. */
+  #outcome: Settled | undefined;
 
-  constructor(outcome: Promise<ReadOutcome>) {
+  constructor(read: () => ReadOutcome | Promise<ReadOutcome>) {
+    let outcome: ReadOutcome | Promise<ReadOutcome>;
+    try {
+      outcome = read();
+    } catch (error) {
+      this.#outcome = { error };
+      return;
+    }
+    if (!(outcome instanceof Promise)) {
+      this.#outcome = outcome;
+      return;
+    }
     outcome.then(
       (result) => this.#settle(result),
       (error: unknown) => this.#settle({ error }),
@@ -68,11 +83,13 @@ class WakeGroup {
   }
 
   add(waiter: LongPollWaiter): void {
-    this.#waiters.push(waiter);
+    if (this.#outcome !== undefined) waiter.settle(this.#outcome);
+    else this.#waiters.push(waiter);
   }
 
-  #settle(outcome: ReadOutcome | { error: unknown }): void {
-    for (const waiter of this.#waiters) waiter.settle(outcome);
+  #settle(outcome: Settled): void {
+    this.#outcome = outcome;
+    for (const waiter of this.#waiters.splice(0)) waiter.settle(outcome);
   }
 }
 
@@ -129,7 +146,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     this.#phase = 'waking';
     // Waiters at the same position share one read and one encoded body.
     this.#key ??= this.#groupKey();
-    round.once(this.#key, () => new WakeGroup(this.#readEncoded())).add(this);
+    round.once(this.#key, () => new WakeGroup(() => this.#readEncoded())).add(this);
   }
 
   /** Same key, same bytes: route limits, encoding, channels and positions. */
@@ -141,7 +158,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   }
 
   /** @internal A {@link WakeGroup}'s read landed. */
-  settle(outcome: ReadOutcome | { error: unknown }): void {
+  settle(outcome: Settled): void {
     if ('error' in outcome) this.#fail(outcome.error);
     else this.#deliver(outcome);
   }
@@ -180,16 +197,31 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   #read(): void {
     this.#phase = 'reading';
     this.#dirty = false;
-    this.#readEncoded().then(
-      (encoded) => this.#deliver(encoded),
-      (error: unknown) => this.#fail(error),
-    );
+    let outcome: ReadOutcome | Promise<ReadOutcome>;
+    try {
+      outcome = this.#readEncoded();
+    } catch (error) {
+      this.#fail(error);
+      return;
+    }
+    // An in-process bus answers synchronously: no promise hop on the hot path.
+    if (!(outcome instanceof Promise)) this.#deliver(outcome);
+    else {
+      outcome.then(
+        (encoded) => this.#deliver(encoded),
+        (error: unknown) => this.#fail(error),
+      );
+    }
   }
 
-  async #readEncoded(): Promise<ReadOutcome> {
+  #readEncoded(): ReadOutcome | Promise<ReadOutcome> {
     const at = { channels: this.#request.channels, positions: this.#positions };
     const { hub, maxBatch, historyWindow } = this.#route;
-    const read = await readBatch(hub.bus, at, maxBatch, historyWindow);
+    const read = readBatch(hub.bus, at, maxBatch, historyWindow);
+    return read instanceof Promise ? read.then((r) => this.#encode(r)) : this.#encode(read);
+  }
+
+  #encode(read: BatchRead): ReadOutcome {
     if (read.messages.length === 0 && !read.gap) return { read, body: undefined };
     const json = this.#route.hub.envelopes.batch(read);
     return { read, body: this.#request.transport.encode(json, this.#request.variant) };

@@ -16,8 +16,13 @@ import { detachFromKoa } from './detach.js';
 import { callbackOf, cursorOf, timeoutOf } from './request-params.js';
 import type { RouteServices } from './route-services.js';
 
-/** Resolves the channels a request follows (handler + authorisation). */
-export type ChannelResolver = (ctx: RouterContext) => Promise<readonly string[]>;
+/**
+ * Resolves the channels a request follows (handler + authorisation);
+ * synchronous when the handler is and no hook runs.
+ */
+export type ChannelResolver = (
+  ctx: RouterContext,
+) => readonly string[] | Promise<readonly string[]>;
 
 /** Builds the Koa handler of a `@longpoll` route. */
 export function longPollHandler(
@@ -33,23 +38,26 @@ export function longPollHandler(
   });
   const defaultTimeout = options.timeout ?? 25;
   const jsonp = options.jsonp ?? true;
-  return async (ctx: RouterContext): Promise<void> => {
+  return (ctx: RouterContext): void | Promise<void> => {
     const callback = callbackOf(ctx);
     if (callback !== undefined && !jsonp) throw new CometError('COMET_ERR_JSONP_DISABLED');
     const timeoutMs = timeoutOf(ctx, defaultTimeout);
     const raw = cursorOf(ctx);
-    const channels = await channelsOf(ctx);
-    const positions = parseCursor(raw, channels);
-    if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
-    detachFromKoa(ctx);
-    holdLongPoll(ctx.req, ctx.res, route, {
-      channels,
-      positions,
-      timeoutMs,
-      transport: callback === undefined ? longPollTransport : jsonpTransport,
-      variant: callback ?? '',
-      headers: undefined,
-    });
+    const hold = (channels: readonly string[]): void => {
+      const positions = parseCursor(raw, channels);
+      if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
+      detachFromKoa(ctx);
+      holdLongPoll(ctx.req, ctx.res, route, {
+        channels,
+        positions,
+        timeoutMs,
+        transport: callback === undefined ? longPollTransport : jsonpTransport,
+        variant: callback ?? '',
+        headers: undefined,
+      });
+    };
+    const channels = channelsOf(ctx);
+    return channels instanceof Promise ? channels.then(hold) : hold(channels);
   };
 }
 

@@ -28,14 +28,7 @@ export function channelResolver(
   const checks = [authorizeAll, route.options.authorize].filter(
     (c): c is Authorize => c !== undefined,
   );
-  return async (ctx: RouterContext) => {
-    let answer: unknown;
-    try {
-      answer = await method.call(instance, ctx);
-    } catch (error) {
-      throw refusal(error);
-    }
-    const channels = normalize(answer);
+  const authorize = async (ctx: RouterContext, channels: readonly string[]) => {
     for (const check of checks) {
       let allowed: unknown;
       try {
@@ -46,6 +39,25 @@ export function channelResolver(
       if (allowed === false) throw new CometError('COMET_ERR_AUTH_FORBIDDEN');
     }
     return channels;
+  };
+  // Synchronous when the method is and there is no hook: no promise hop on
+  // the hot path of every held request.
+  return (ctx: RouterContext) => {
+    let answer: unknown;
+    try {
+      answer = method.call(instance, ctx);
+    } catch (error) {
+      throw refusal(error);
+    }
+    if (answer instanceof Promise) {
+      return answer
+        .then(normalize, (error: unknown) => {
+          throw refusal(error);
+        })
+        .then((channels) => (checks.length > 0 ? authorize(ctx, channels) : channels));
+    }
+    const channels = normalize(answer);
+    return checks.length > 0 ? authorize(ctx, channels) : channels;
   };
 }
 

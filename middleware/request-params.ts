@@ -2,9 +2,23 @@
  * Reading and checking what a comet request asks for: cursor, timeout,
  * callback. Every bad value is a coded 4xx, never a crash.
  */
+import { type ParsedUrlQuery, parse } from 'node:querystring';
 import type { Context } from 'koa';
 import { isCallbackName } from '../lib/callback-name.js';
 import { CometError, type CometErrorCode } from '../lib/errors.js';
+
+const kQuery = Symbol('koa-comet.query');
+
+/**
+ * The parsed query string, parsed once per request with `node:querystring`
+ * (several times faster than Koa 3's `ctx.query` parser, and this runs on
+ * every held request).
+ */
+function queryOf(ctx: Context): ParsedUrlQuery {
+  const marked = ctx as Context & { [kQuery]?: ParsedUrlQuery };
+  marked[kQuery] ??= parse(ctx.querystring);
+  return marked[kQuery];
+}
 
 /**
  * The one value of a query parameter; a repeated parameter is refused with
@@ -12,7 +26,7 @@ import { CometError, type CometErrorCode } from '../lib/errors.js';
  * every request).
  */
 export function single(ctx: Context, name: string, onRepeat: CometErrorCode): string | undefined {
-  const value = ctx.query[name];
+  const value = queryOf(ctx)[name];
   if (Array.isArray(value)) throw new CometError(onRepeat);
   return value;
 }

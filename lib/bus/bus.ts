@@ -74,6 +74,14 @@ export interface Bus {
   read(channel: string, after?: ReadFrom, limit?: number): Promise<ReadResult>;
 
   /**
+   * Optional: the same read, answered synchronously. In-process buses offer
+   * it so a held request can be answered or parked without a promise hop
+   * (the hot path of every long-poll); network buses leave it out.
+   * @throws CometError as {@link Bus.read}, synchronously.
+   */
+  readSync?(channel: string, after?: ReadFrom, limit?: number): ReadResult;
+
+  /**
    * Calls `listener` for each message published on `channel` from now on.
    * Returns the unsubscribe function (idempotent).
    */

@@ -221,6 +221,16 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
     return state;
   }
 
+  function readSync(channel: string, after?: string, limit = defaultReadLimit): ReadResult {
+    check(channel);
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new CometError('COMET_ERR_OPTIONS_INVALID', 'limit must be an integer >= 1');
+    }
+    const state = channels.get(channel);
+    if (state) evict(state, now());
+    return readAfter(state, after, limit);
+  }
+
   return {
     async publish(channel, data) {
       check(channel);
@@ -236,14 +246,10 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
     },
 
     async read(channel, after, limit = defaultReadLimit) {
-      check(channel);
-      if (!Number.isSafeInteger(limit) || limit < 1) {
-        throw new CometError('COMET_ERR_OPTIONS_INVALID', 'limit must be an integer >= 1');
-      }
-      const state = channels.get(channel);
-      if (state) evict(state, now());
-      return readAfter(state, after, limit);
+      return readSync(channel, after, limit);
     },
+
+    readSync,
 
     compareIds(a, b) {
       const ma = ID_SHAPE.exec(a);

@@ -70,6 +70,7 @@ describe('graceful shutdown', () => {
     // A bus whose reads take a while (a remote bus): shutdown lands mid-read.
     const bus = {
       ...memory,
+      readSync: undefined, // a remote bus has no synchronous read
       read: async (...args: Parameters<typeof memory.read>) => {
         await new Promise((r) => setTimeout(r, 100));
         return memory.read(...args);
