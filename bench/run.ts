@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from './lib/args.js';
+import { benchLock } from './lib/lock.js';
 import { ProcessGroup } from './lib/proc.js';
 import { type Row, renderTable } from './lib/table.js';
 import { churnRows, runChurn } from './scenarios/churn.js';
@@ -61,6 +62,7 @@ async function bySide<T>(
 }
 
 async function main(): Promise<void> {
+  const release = await benchLock(10 * 60_000, (line) => process.stderr.write(`${line}\n`));
   const started = new Date();
   const results: Record<string, unknown> = {};
   const rows: Row[] = [];
@@ -102,6 +104,7 @@ async function main(): Promise<void> {
   const json = { started: started.toISOString(), machine, pinned: group.pinned, opts, results };
   writeFileSync(file, `${JSON.stringify({ ...json, rows }, null, 2)}\n`);
   console.log(`results: ${file.pathname}`);
+  release();
 }
 
 main()
