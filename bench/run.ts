@@ -26,7 +26,10 @@ const opts = (() => {
 const group = new ProcessGroup(opts.profile ? { profileDir: profileDir() } : {});
 const failures: string[] = [];
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => void group.killAll().then(() => process.exit(130)));
+  process.on(signal, () => {
+    process.stderr.write(`[bench] ${signal}: stopping the benchmark processes\n`);
+    void group.killAll().then(() => process.exit(130));
+  });
 }
 
 /** Where `--profile` writes the servers' `.cpuprofile` files. */
