@@ -24,6 +24,17 @@ export class Round {
     this.message = message;
   }
 
+  /** The value stored under `key`, if any. */
+  get<T>(key: string): T | undefined {
+    return this.#memo?.get(key) as T | undefined;
+  }
+
+  /** Stores `value` under `key` for the rest of this round. */
+  set(key: string, value: unknown): void {
+    this.#memo ??= new Map();
+    this.#memo.set(key, value);
+  }
+
   /** Returns the value stored under `key`, building it with `make` the first time. */
   once<T>(key: string, make: () => T): T {
     this.#memo ??= new Map();

@@ -49,6 +49,9 @@ export class StreamMember implements HubMember {
   #positions: (string | undefined)[];
   /** Messages delivered while the backlog was being read; `undefined` once live. */
   #held: Message[] | undefined = [];
+  readonly #connection: StreamConnection;
+  /** Round key of this member's frames: transport and variant (plus cursor for several channels). */
+  readonly #keyPrefix: string;
 
   constructor(
     hub: Hub,
@@ -58,6 +61,8 @@ export class StreamMember implements HubMember {
   ) {
     this.#hub = hub;
     this.#request = request;
+    this.#connection = connection;
+    this.#keyPrefix = `stream\0${request.encoder.name}\0${request.variant}\0`;
     this.#positions = [...request.positions];
     const onEnd = options.onEnd;
     this.session = createStreamSession(connection, {
@@ -95,7 +100,7 @@ export class StreamMember implements HubMember {
         const at = { channels, positions: this.#positions };
         const read = await readBatch(this.#hub.bus, at, pageSize);
         if (this.session.ended) return;
-        if (read.gap) this.session.send(encoder.encodeReset(read.cursor, variant));
+        if (read.gap) this.#send(encoder.encodeReset(read.cursor, variant));
         this.#positions = [...read.positions];
         for (const message of read.messages) this.#sendBacklog(message);
         if (read.gap || read.messages.length < pageSize) break;
@@ -109,7 +114,11 @@ export class StreamMember implements HubMember {
   #sendBacklog(message: Message): void {
     const { encoder, variant } = this.#request;
     const json = this.#hub.envelopes.envelope(message);
-    this.session.send(encoder.encode(message, variant, json));
+    this.#send(encoder.encode(message, variant, json));
+  }
+
+  #send(frame: Buffer): void {
+    this.session.send(this.#connection.wire(frame));
   }
 
   #deliver(message: Message, round: Round | undefined): void {
@@ -130,13 +139,17 @@ export class StreamMember implements HubMember {
             this.#positions.map((p) => p ?? ''),
             channels,
           );
-    const make = (): Buffer => {
+    // One channel: the round is this message's, so transport and variant
+    // alone name the bytes (no per-subscriber key or closure on this path).
+    const key = channels.length === 1 ? this.#keyPrefix : this.#keyPrefix + cursor;
+    let wired = round?.get<Buffer>(key);
+    if (wired === undefined) {
       const json = this.#hub.envelopes.envelope(message);
       const framed = cursor === message.id ? message : { ...message, id: cursor };
-      return encoder.encode(framed, variant, json);
-    };
-    const key = `stream\0${encoder.name}\0${variant}\0${cursor}`;
-    this.session.send(round ? round.once(key, make) : make());
+      wired = this.#connection.wire(encoder.encode(framed, variant, json));
+      round?.set(key, wired);
+    }
+    this.session.send(wired);
   }
 }
 

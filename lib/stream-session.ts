@@ -21,6 +21,9 @@ const debug = debuglog('comet:stream');
 
 /** What a session drives: an HTTP response's writer, or a WebSocket. */
 export interface StreamConnection {
+  /** The wire bytes of a frame, the same for every connection of its kind (build once, send to many). */
+  wire(frame: Buffer): Buffer;
+  /** Sends bytes made by {@link StreamConnection.wire}. */
   send(frame: Buffer): void;
   heartbeat(): void;
   /** Ends cleanly (closing bytes, end of response / close frame). */
@@ -175,8 +178,11 @@ class HttpConnection implements StreamConnection {
     private readonly res: ServerResponse,
     private readonly writer: StreamWriter,
   ) {}
-  send(frame: Buffer): void {
-    this.writer.send(frame);
+  wire(frame: Buffer): Buffer {
+    return this.writer.wire(frame);
+  }
+  send(wired: Buffer): void {
+    this.writer.sendWire(wired);
   }
   heartbeat(): void {
     this.writer.heartbeat();

@@ -4,7 +4,16 @@
  * the idempotent close and the "never write after the end" guard live here.
  */
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { StreamWriter } from './stream-transport.js';
+
+const CRLF = Buffer.from('\r\n');
+
+/** One HTTP/1.1 chunk holding `frame`. */
+function chunk(frame: Buffer): Buffer {
+  const head = Buffer.from(`${frame.length.toString(16)}\r\n`);
+  return Buffer.concat([head, frame, CRLF], head.length + frame.length + 2);
+}
 
 /** The per-response bytes of one transport. */
 export interface HttpStreamSpec {
@@ -30,6 +39,14 @@ export class HttpStreamWriter implements StreamWriter {
   private readonly res: ServerResponse;
   private readonly spec: HttpStreamSpec;
   private headed = false;
+  /**
+   * After the head, the stream owns its socket: shared, already-chunked
+   * frames go straight to it, skipping ServerResponse's per-write chunk
+   * framing. Unset when the response is not first on its socket yet
+   * (pipelining) or not chunked: frames then go through `res.write`.
+   */
+  private socket: Socket | undefined;
+  private wiredTrailer: Buffer | undefined;
 
   constructor(res: ServerResponse, variant: string, spec: HttpStreamSpec) {
     this.res = res;
@@ -49,6 +66,34 @@ export class HttpStreamWriter implements StreamWriter {
     // together, so the client sees the stream open at once.
     this.res.writeHead(200, this.spec.headers);
     this.res.write(this.spec.opening);
+    const res = this.res as ServerResponse & { chunkedEncoding?: boolean };
+    const socket = res.socket;
+    if (socket && res.chunkedEncoding === true && res.writableLength === socket.writableLength) {
+      this.socket = socket;
+      if (this.spec.trailer !== undefined) this.wiredTrailer = chunk(this.spec.trailer);
+    }
+  }
+
+  wire(frame: Buffer): Buffer {
+    return chunk(frame);
+  }
+
+  sendWire(wired: Buffer): void {
+    if (this.closed) return;
+    const socket = this.socket;
+    if (socket === undefined || socket.destroyed) {
+      // Not ours to write raw: unwrap the chunk and let the response frame it.
+      this.send(wired.subarray(wired.indexOf(CRLF) + 2, wired.length - 2));
+      return;
+    }
+    if (this.wiredTrailer === undefined) {
+      socket.write(wired);
+      return;
+    }
+    socket.cork();
+    socket.write(wired);
+    socket.write(this.wiredTrailer);
+    socket.uncork();
   }
 
   send(frame: Buffer): void {

@@ -40,6 +40,14 @@ export interface StreamWriter {
   head(): void;
   /** Writes one frame made by {@link StreamTransport.encode} or `encodeReset`. */
   send(frame: Buffer): void;
+  /**
+   * The wire bytes of `frame` (HTTP/1.1: one chunk, `<hex size>\r\n…\r\n`):
+   * the same for every writer of its kind, so a fan-out builds them once and
+   * hands the same `Buffer` to {@link StreamWriter.sendWire} of each.
+   */
+  wire(frame: Buffer): Buffer;
+  /** Writes bytes made by {@link StreamWriter.wire}. */
+  sendWire(wired: Buffer): void;
   /** Writes the transport's keep-alive bytes. */
   heartbeat(): void;
   /** Writes the closing bytes (if any) and ends the response. Idempotent. */

@@ -165,6 +165,9 @@ class WebSocketConnection implements StreamConnection {
     ws.on('error', (error) => debug('socket error: %s', error.message));
   }
 
+  wire(frame: Buffer): Buffer {
+    return frame; // ws frames each message per socket itself
+  }
   send(frame: Buffer): void {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(frame, { binary: false });
   }

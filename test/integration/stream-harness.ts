@@ -92,7 +92,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     const pending: Message[] = [];
     let live = false;
     const off = bus.subscribe(CHANNEL, (m) => {
-      if (live) session.send(frame(transport, variant, m));
+      if (live) session.send(writer.wire(frame(transport, variant, m)));
       else pending.push(m);
     });
     const session = createStreamSession(createHttpConnection(res, writer), {
@@ -107,12 +107,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     sessions.add(session);
     if (cursor !== null) {
       const read = await bus.read(CHANNEL, cursor, 10_000);
-      if (read.gap) session.send(transport.encodeReset(read.cursor, variant));
-      for (const m of read.messages) session.send(frame(transport, variant, m));
+      if (read.gap) session.send(writer.wire(transport.encodeReset(read.cursor, variant)));
+      for (const m of read.messages) session.send(writer.wire(frame(transport, variant, m)));
       const seen = new Set(read.messages.map((m) => m.id));
-      for (const m of pending) if (!seen.has(m.id)) session.send(frame(transport, variant, m));
+      for (const m of pending)
+        if (!seen.has(m.id)) session.send(writer.wire(frame(transport, variant, m)));
     } else {
-      for (const m of pending) session.send(frame(transport, variant, m));
+      for (const m of pending) session.send(writer.wire(frame(transport, variant, m)));
     }
     live = true;
   }

@@ -12,6 +12,9 @@ class FakeConnection implements StreamConnection {
   log: string[] = [];
   queuedBytes = 0;
   closeListener: (() => void) | undefined;
+  wire(frame: Buffer): Buffer {
+    return frame;
+  }
   send(frame: Buffer): void {
     this.log.push(`send:${frame.toString()}`);
   }
