@@ -17,6 +17,7 @@ import type { Hub, HubMember, Round } from './hub.js';
 import {
   createStreamSession,
   type StreamConnection,
+  type StreamOwner,
   type StreamSession,
   type StreamSessionOptions,
 } from './stream-session.js';
@@ -42,7 +43,7 @@ export interface StreamMemberRequest {
 }
 
 /** See the module comment. Created by {@link startStreamMember}. */
-export class StreamMember implements HubMember {
+export class StreamMember implements HubMember, StreamOwner {
   readonly session: StreamSession;
   readonly #hub: Hub;
   readonly #request: StreamMemberRequest;
@@ -50,6 +51,8 @@ export class StreamMember implements HubMember {
   /** Messages delivered while the backlog was being read; `undefined` once live. */
   #held: Message[] | undefined = [];
   readonly #connection: StreamConnection;
+  /** Whether a live message may still repeat one the backlog sent. */
+  #mayRepeat = true;
   /** Round key of this member's frames: transport and variant (plus cursor for several channels). */
   readonly #keyPrefix: string;
 
@@ -64,14 +67,9 @@ export class StreamMember implements HubMember {
     this.#connection = connection;
     this.#keyPrefix = `stream\0${request.encoder.name}\0${request.variant}\0`;
     this.#positions = [...request.positions];
-    const onEnd = options.onEnd;
-    this.session = createStreamSession(connection, {
-      ...options,
-      onEnd: (reason) => {
-        for (const channel of request.channels) hub.leave(channel, this);
-        onEnd?.(reason);
-      },
-    });
+    // The route's options object is shared by all its streams; the member
+    // itself is told of the end (no per-stream options copy or closure).
+    this.session = createStreamSession(connection, options, this);
     for (const channel of request.channels) hub.join(channel, this);
   }
 
@@ -80,6 +78,11 @@ export class StreamMember implements HubMember {
     if (this.session.ended) return;
     if (this.#held !== undefined) this.#held.push(round.message);
     else this.#deliver(round.message, round);
+  }
+
+  /** @internal The session ended: leave the hub. */
+  streamEnded(): void {
+    for (const channel of this.#request.channels) this.#hub.leave(channel, this);
   }
 
   /** @internal Hub callback: end cleanly; the client resumes elsewhere by cursor. */
@@ -127,8 +130,13 @@ export class StreamMember implements HubMember {
     if (index === -1) return;
     // Already sent (from history, or a live delivery that lagged behind the
     // backlog read, as a Redis wake-up can): ids order within a channel.
-    const last = this.#positions[index];
-    if (last !== undefined && (this.#hub.bus.compareIds(message.id, last) ?? 1) <= 0) return;
+    // Live messages come in order, so once one is past the backlog the rest
+    // are too: one channel stops comparing then (no per-delivery parsing).
+    if (this.#mayRepeat) {
+      const last = this.#positions[index];
+      if (last !== undefined && (this.#hub.bus.compareIds(message.id, last) ?? 1) <= 0) return;
+      if (channels.length === 1 && round !== undefined) this.#mayRepeat = false;
+    }
     this.#positions[index] = message.id;
     // One channel: the cursor is the message id and every stream shares the
     // frame. Several: the cursor combines positions, shared by equal ones.

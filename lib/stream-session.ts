@@ -32,8 +32,21 @@ export interface StreamConnection {
   destroy(): void;
   /** Bytes written but not yet taken by the peer (Node's and the socket's buffers). */
   readonly queuedBytes: number;
-  /** Registers the one listener for the underlying connection closing, however it closes. */
-  onClose(listener: () => void): void;
+  /**
+   * Registers the one target told when the underlying connection closes,
+   * however it closes (a target, not a closure: nothing allocated per stream).
+   */
+  onClose(target: ConnectionCloseTarget): void;
+}
+
+/** Told once when a connection closes. */
+export interface ConnectionCloseTarget {
+  connectionClosed(): void;
+}
+
+/** Told once when a session ends (the stream's owner: release its subscriptions here). */
+export interface StreamOwner {
+  streamEnded(reason: StreamEndReason): void;
 }
 
 /** Why a stream ended. */
@@ -82,48 +95,38 @@ export interface StreamSession {
   readonly bytesSent: number;
 }
 
-/** The lifetime timer: a separate target so the session can own two wheel entries. */
-class LifetimeTimer implements TimerTarget {
-  constructor(private readonly session: Session) {}
-  onTimer(): void {
-    this.session.finish('lifetime');
-  }
-}
-
-class Session implements StreamSession, TimerTarget {
+/**
+ * One wheel entry per stream: the next heartbeat, or the end of its
+ * lifetime when that comes first.
+ */
+class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
   ended = false;
   bytesSent = 0;
   private readonly conn: StreamConnection;
-  private readonly wheel: TimerWheel;
-  private readonly heartbeatMs: number;
-  private readonly maxBytes: number;
-  private readonly maxQueuedBytes: number;
-  private readonly onEnd: ((reason: StreamEndReason) => void) | undefined;
-  private heartbeatHandle: TimerHandle;
-  private readonly lifetimeHandle: TimerHandle;
+  private readonly options: StreamSessionOptions;
+  private readonly owner: StreamOwner | undefined;
+  private readonly deadline: number;
+  private timer: TimerHandle;
 
-  constructor(conn: StreamConnection, options: StreamSessionOptions) {
-    const d = streamSessionDefaults;
+  constructor(conn: StreamConnection, options: StreamSessionOptions, owner?: StreamOwner) {
     this.conn = conn;
-    this.wheel = options.wheel;
-    this.heartbeatMs = options.heartbeatMs ?? d.heartbeatMs;
-    this.maxBytes = options.maxBytes ?? d.maxBytes;
-    this.maxQueuedBytes = options.maxQueuedBytes ?? d.maxQueuedBytes;
-    this.onEnd = options.onEnd;
-    this.heartbeatHandle = this.wheel.add(this.heartbeatMs, this);
-    this.lifetimeHandle = this.wheel.add(
-      options.maxLifetimeMs ?? d.maxLifetimeMs,
-      new LifetimeTimer(this),
-    );
-    conn.onClose(() => this.finish('disconnect'));
+    this.options = options;
+    this.owner = owner;
+    const lifetime = options.maxLifetimeMs ?? streamSessionDefaults.maxLifetimeMs;
+    this.deadline = Date.now() + lifetime;
+    this.timer = this.arm();
+    conn.onClose(this);
   }
 
   send(frame: Buffer): boolean {
     if (this.ended) return false;
     this.conn.send(frame);
     this.bytesSent += frame.length;
-    if (this.conn.queuedBytes > this.maxQueuedBytes) this.finish('slow');
-    else if (this.bytesSent >= this.maxBytes) this.finish('budget');
+    const { maxQueuedBytes = streamSessionDefaults.maxQueuedBytes } = this.options;
+    if (this.conn.queuedBytes > maxQueuedBytes) this.finish('slow');
+    else if (this.bytesSent >= (this.options.maxBytes ?? streamSessionDefaults.maxBytes)) {
+      this.finish('budget');
+    }
     return !this.ended;
   }
 
@@ -131,27 +134,43 @@ class Session implements StreamSession, TimerTarget {
     this.finish('ended');
   }
 
-  /** The heartbeat tick: write keep-alive bytes, re-arm, apply the queue bound. */
+  /** @internal The connection closed under us. */
+  connectionClosed(): void {
+    this.finish('disconnect');
+  }
+
+  /** The tick: end at the lifetime, else write keep-alive bytes, apply the queue bound, re-arm. */
   onTimer(): void {
     if (this.ended) return;
+    if (Date.now() >= this.deadline) {
+      this.finish('lifetime');
+      return;
+    }
     this.conn.heartbeat();
-    if (this.conn.queuedBytes > this.maxQueuedBytes) {
+    const { maxQueuedBytes = streamSessionDefaults.maxQueuedBytes } = this.options;
+    if (this.conn.queuedBytes > maxQueuedBytes) {
       this.finish('slow');
       return;
     }
-    if (!this.ended) this.heartbeatHandle = this.wheel.add(this.heartbeatMs, this);
+    if (!this.ended) this.timer = this.arm();
+  }
+
+  private arm(): TimerHandle {
+    const heartbeat = this.options.heartbeatMs ?? streamSessionDefaults.heartbeatMs;
+    const left = this.deadline - Date.now();
+    return this.options.wheel.add(Math.max(0, Math.min(heartbeat, left)), this);
   }
 
   /** The one transition to ended; later calls are no-ops. */
   finish(reason: StreamEndReason): void {
     if (this.ended) return;
     this.ended = true;
-    this.wheel.remove(this.heartbeatHandle);
-    this.wheel.remove(this.lifetimeHandle);
+    this.options.wheel.remove(this.timer);
     debug('stream ended: %s after %d bytes', reason, this.bytesSent);
     if (reason === 'slow') this.conn.destroy();
     else if (reason !== 'disconnect') this.conn.close(reason);
-    this.onEnd?.(reason);
+    this.owner?.streamEnded(reason);
+    this.options.onEnd?.(reason);
   }
 }
 
@@ -168,8 +187,9 @@ class Session implements StreamSession, TimerTarget {
 export function createStreamSession(
   connection: StreamConnection,
   options: StreamSessionOptions,
+  owner?: StreamOwner,
 ): StreamSession {
-  return new Session(connection, options);
+  return new Session(connection, options, owner);
 }
 
 /** Adapts an HTTP response and its {@link StreamWriter} to a {@link StreamConnection}. */
@@ -199,9 +219,20 @@ class HttpConnection implements StreamConnection {
     // OutgoingMessage.writableLength already includes its socket's buffer.
     return this.res.writableLength;
   }
-  onClose(listener: () => void): void {
-    this.res.once('close', listener);
+  onClose(target: ConnectionCloseTarget): void {
+    (this.res as Closable)[kCloseTarget] = target;
+    this.res.on('close', onResponseClose);
   }
+}
+
+const kCloseTarget = Symbol('comet.closeTarget');
+type Closable = ServerResponse & { [kCloseTarget]?: ConnectionCloseTarget };
+
+/** One shared `close` handler for every stream response: no closure per stream. */
+function onResponseClose(this: Closable): void {
+  const target = this[kCloseTarget];
+  this[kCloseTarget] = undefined;
+  target?.connectionClosed();
 }
 
 /** The {@link StreamConnection} of an HTTP stream: `res` plus the writer its transport opened. */

@@ -8,6 +8,8 @@ import type { Socket } from 'node:net';
 import type { StreamWriter } from './stream-transport.js';
 
 const CRLF = Buffer.from('\r\n');
+const EMPTY = Buffer.alloc(0);
+const NO_HEADERS: Record<string, string> = {};
 
 /** One HTTP/1.1 chunk holding `frame`. */
 function chunk(frame: Buffer): Buffer {
@@ -37,7 +39,8 @@ export interface HttpStreamSpec {
 export class HttpStreamWriter implements StreamWriter {
   readonly variant: string;
   private readonly res: ServerResponse;
-  private readonly spec: HttpStreamSpec;
+  /** Until the head is written: the whole spec. After: only what later writes need. */
+  private spec: HttpStreamSpec;
   private headed = false;
   /**
    * After the head, the stream owns its socket: shared, already-chunked
@@ -66,6 +69,13 @@ export class HttpStreamWriter implements StreamWriter {
     // together, so the client sees the stream open at once.
     this.res.writeHead(200, this.spec.headers);
     this.res.write(this.spec.opening);
+    // The headers and opening bytes are sent: keep only the shared buffers
+    // later writes need (a held stream should cost a few fields).
+    const { heartbeat, closing, trailer } = this.spec;
+    this.spec =
+      trailer === undefined
+        ? { headers: NO_HEADERS, opening: EMPTY, heartbeat, closing }
+        : { headers: NO_HEADERS, opening: EMPTY, heartbeat, closing, trailer };
     const res = this.res as ServerResponse & { chunkedEncoding?: boolean };
     const socket = res.socket;
     if (socket && res.chunkedEncoding === true && res.writableLength === socket.writableLength) {

@@ -18,7 +18,11 @@ import { type WebSocket, WebSocketServer } from 'ws';
 import type { Message } from '../bus/bus.js';
 import { resetJson } from '../envelope.js';
 import { CometError } from '../errors.js';
-import type { StreamConnection, StreamEndReason } from '../stream-session.js';
+import type {
+  ConnectionCloseTarget,
+  StreamConnection,
+  StreamEndReason,
+} from '../stream-session.js';
 import { envelopeJson } from './stream-transport.js';
 
 const debug = debuglog('comet:ws');
@@ -195,8 +199,8 @@ class WebSocketConnection implements StreamConnection {
     return this.ws.bufferedAmount;
   }
 
-  onClose(listener: () => void): void {
-    this.ws.once('close', listener);
+  onClose(target: ConnectionCloseTarget): void {
+    this.ws.once('close', () => target.connectionClosed());
   }
 }
 

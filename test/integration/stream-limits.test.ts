@@ -88,7 +88,7 @@ describe('disconnect', () => {
     const res = await fetch(`${h.url}?transport=ndjson`, { signal: controller.signal });
     expect(res.status).toBe(200);
     expect(h.bus.subscriberCount(CHANNEL)).toBe(1);
-    expect(h.wheel.size).toBe(2);
+    expect(h.wheel.size).toBe(1); // heartbeat and lifetime share one entry
     controller.abort();
     await until(() => h.ends.length === 1);
     expect(h.ends).toEqual(['disconnect']);
