@@ -34,6 +34,12 @@ export function readBatch(
   windowMs?: number,
 ): BatchRead | Promise<BatchRead> {
   const { channels, positions } = at;
+  if (bus.readSync !== undefined && channels.length === 1 && windowMs === undefined) {
+    // The hot path: one channel on an in-process bus.
+    const result = bus.readSync(channels[0] as string, positions[0], limit);
+    const { messages, cursor, gap } = result;
+    return { messages, cursor, gap, positions: [cursor] };
+  }
   const readSync = bus.readSync?.bind(bus);
   if (readSync) {
     // In-process bus: answer without a promise hop (the long-poll hot path).

@@ -38,26 +38,29 @@ export function longPollHandler(
   });
   const defaultTimeout = options.timeout ?? 25;
   const jsonp = options.jsonp ?? true;
-  return (ctx: RouterContext): void | Promise<void> => {
+  const hold = (ctx: RouterContext, channels: readonly string[]): void => {
+    // Parsed again here (cheap, cached) rather than captured: no closure per request.
     const callback = callbackOf(ctx);
-    if (callback !== undefined && !jsonp) throw new CometError('COMET_ERR_JSONP_DISABLED');
-    const timeoutMs = timeoutOf(ctx, defaultTimeout);
-    const raw = cursorOf(ctx);
-    const hold = (channels: readonly string[]): void => {
-      const positions = parseCursor(raw, channels);
-      if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
-      detachFromKoa(ctx);
-      holdLongPoll(ctx.req, ctx.res, route, {
-        channels,
-        positions,
-        timeoutMs,
-        transport: callback === undefined ? longPollTransport : jsonpTransport,
-        variant: callback ?? '',
-        headers: undefined,
-      });
-    };
+    const positions = parseCursor(cursorOf(ctx), channels);
+    if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
+    detachFromKoa(ctx);
+    holdLongPoll(ctx.req, ctx.res, route, {
+      channels,
+      positions,
+      timeoutMs: timeoutOf(ctx, defaultTimeout),
+      transport: callback === undefined ? longPollTransport : jsonpTransport,
+      variant: callback ?? '',
+      headers: undefined,
+    });
+  };
+  return (ctx: RouterContext): void | Promise<void> => {
+    // Check everything the client sent before running the handler.
+    if (callbackOf(ctx) !== undefined && !jsonp) throw new CometError('COMET_ERR_JSONP_DISABLED');
+    timeoutOf(ctx, defaultTimeout);
+    cursorOf(ctx);
     const channels = channelsOf(ctx);
-    return channels instanceof Promise ? channels.then(hold) : hold(channels);
+    if (channels instanceof Promise) return channels.then((c) => hold(ctx, c));
+    hold(ctx, channels);
   };
 }
 

@@ -45,7 +45,8 @@ export function createCorsPolicy(options: CorsOptions | undefined): CorsPolicy {
     allows,
     frameAncestors: ["'self'", ...(any ? ['*'] : listed)].join(' '),
     apply(ctx) {
-      const origin = ctx.get('Origin');
+      // Straight from the parsed headers: this runs on every request.
+      const origin = ctx.req.headers.origin ?? '';
       if (origin === '' || !allows(origin)) {
         if (ctx.method === 'OPTIONS' && origin !== '' && ctx.get('Access-Control-Request-Method')) {
           throw new CometError('COMET_ERR_ORIGIN_FORBIDDEN');

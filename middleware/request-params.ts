@@ -37,8 +37,8 @@ export function single(ctx: Context, name: string, onRepeat: CometErrorCode): st
  * @throws CometError `COMET_ERR_CURSOR_MALFORMED` for a repeated `cursor`.
  */
 export function cursorOf(ctx: Context): string | undefined {
-  const header = ctx.get('Last-Event-ID');
-  if (header !== '') return header;
+  const header = ctx.req.headers['last-event-id'];
+  if (typeof header === 'string' && header !== '') return header;
   return single(ctx, 'cursor', 'COMET_ERR_CURSOR_MALFORMED');
 }
 
