@@ -14,7 +14,7 @@ import { createEnvelopeCache, type EnvelopeCache } from './envelope.js';
 
 const debug = debuglog('comet:hub');
 
-/** Shared work for one message's fan-out: each key's value is built once. */
+/** Shared work for one message's fan-out: what one member builds under a key, the others reuse. */
 export class Round {
   /** The message being delivered. */
   readonly message: Message;
@@ -33,15 +33,6 @@ export class Round {
   set(key: string, value: unknown): void {
     this.#memo ??= new Map();
     this.#memo.set(key, value);
-  }
-
-  /** Returns the value stored under `key`, building it with `make` the first time. */
-  once<T>(key: string, make: () => T): T {
-    this.#memo ??= new Map();
-    if (this.#memo.has(key)) return this.#memo.get(key) as T;
-    const value = make();
-    this.#memo.set(key, value);
-    return value;
   }
 }
 

@@ -146,7 +146,12 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     this.#phase = 'waking';
     // Waiters at the same position share one read and one encoded body.
     this.#key ??= this.#groupKey();
-    round.once(this.#key, () => new WakeGroup(() => this.#readEncoded())).add(this);
+    let group = round.get<WakeGroup>(this.#key);
+    if (group === undefined) {
+      group = new WakeGroup(() => this.#readEncoded());
+      round.set(this.#key, group);
+    }
+    group.add(this);
   }
 
   /** Same key, same bytes: route limits, encoding, channels and positions. */
