@@ -1,19 +1,24 @@
 /**
- * `npm run bench [-- held churn fanout --flags]`: runs each scenario against a
- * hand-written raw `node:http` server and the koa-comet server in the same
- * run (server on core 0, load generator on core 1), prints a table with the
- * ratios and writes JSON to `bench/results/<timestamp>.json`.
+ * `npm run bench [-- held churn fanout redis --flags]`: runs each scenario
+ * against a hand-written raw `node:http` server and the koa-comet server in
+ * the same run (server on core 0, load generator on core 1), prints a table
+ * with the ratios and writes JSON to `bench/results/<timestamp>.json`. The
+ * redis scenario compares two buses instead (memory, one process ↔ Redis,
+ * two processes) and prints its own table.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
 import { parseArgs } from './lib/args.js';
 import { benchLock } from './lib/lock.js';
 import { ProcessGroup } from './lib/proc.js';
+import { RedisAdmin } from './lib/redis-admin.js';
+import { type OwnRedis, startOwnRedis } from './lib/redis-server.js';
 import { type Row, renderTable } from './lib/table.js';
 import { churnRows, runChurn } from './scenarios/churn.js';
 import type { Side, Target } from './scenarios/common.js';
 import { fanoutRows, runFanout } from './scenarios/fanout.js';
 import { heldRows, runHeld } from './scenarios/held.js';
+import { type BusFanoutResult, redisNotes, redisRows, runBusFanout } from './scenarios/redis.js';
 
 const opts = (() => {
   try {
@@ -43,16 +48,17 @@ function target(side: Side, kind: 'longpoll' | 'sse'): Target {
   return { side, script: side === 'raw' || opts.selfCheck ? raw : 'servers/comet.ts' };
 }
 
-/** Runs `fn` for each side; a failing side is recorded, not fatal. */
-async function bySide<T>(
+/** Runs `fn` for each side (or bus); a failing side is recorded, not fatal. */
+async function bySide<T, S extends string = Side>(
   name: string,
-  fn: (side: Side) => Promise<T>,
-): Promise<Partial<Record<Side, T>> & { errors?: Record<string, string> }> {
-  const out: Partial<Record<Side, T>> & { errors?: Record<string, string> } = {};
-  for (const side of opts.sides) {
+  fn: (side: S) => Promise<T>,
+  sides: readonly S[] = opts.sides as readonly string[] as readonly S[],
+): Promise<Partial<Record<S, T>> & { errors?: Record<string, string> }> {
+  const out: Partial<Record<S, T>> & { errors?: Record<string, string> } = {};
+  for (const side of sides) {
     process.stderr.write(`[bench] ${name}: ${side}${opts.selfCheck ? ' (self-check)' : ''}…\n`);
     try {
-      out[side] = await fn(side);
+      (out as Partial<Record<S, T>>)[side] = await fn(side);
     } catch (e) {
       const message = (e as Error).message;
       process.stderr.write(`[bench] ${name}: ${side} failed: ${message}\n`);
@@ -62,6 +68,55 @@ async function bySide<T>(
     await group.killAll();
   }
   return out;
+}
+
+/**
+ * The redis scenario: at each N, one process on the memory bus, then two on
+ * Redis. Skipped with a message when Redis does not answer (a benchmark is
+ * not a test). Rows go to `rows`, lines to print under the table to `notes`.
+ */
+async function redisScenario(results: Record<string, unknown>, rows: Row[], notes: string[]) {
+  let own: OwnRedis | undefined;
+  let admin: RedisAdmin;
+  let url = opts.redisUrl;
+  try {
+    if (opts.ownRedis) {
+      own = await startOwnRedis();
+      url = own.url;
+    }
+    admin = await RedisAdmin.connect(url);
+  } catch (e) {
+    await own?.stop();
+    const why = (e as Error).message || String(e);
+    const where = opts.ownRedis
+      ? 'a private redis-server did not start'
+      : `not reachable at ${url}`;
+    const line = `redis: skipped, Redis ${where} (${why}); set REDIS_URL or start redis-server`;
+    process.stderr.write(`[bench] ${line}\n`);
+    notes.push(line);
+    results['redis'] = { skipped: line };
+    return;
+  }
+  process.stderr.write(`[bench] redis: using ${url}${own ? ' (private redis-server)' : ''}\n`);
+  const runs: BusFanoutResult[] = [];
+  try {
+    for (const n of opts.redisN) {
+      const redis = { url, admin };
+      const r = await bySide(
+        `redis N=${n}`,
+        (bus) =>
+          runBusFanout(group, { bus, n, k: opts.redisK, ...(bus === 'redis' ? { redis } : {}) }),
+        ['memory', 'redis'] as const,
+      );
+      results[`redis-${n}`] = r;
+      rows.push(...redisRows(r, n));
+      if (r.redis) runs.push(r.redis);
+    }
+  } finally {
+    await admin.close();
+    await own?.stop();
+  }
+  notes.push(...redisNotes(runs));
 }
 
 async function main(): Promise<void> {
@@ -96,7 +151,15 @@ async function main(): Promise<void> {
       rows.push(...fanoutRows(r, n));
     }
   }
-  console.log(`\n${renderTable(rows)}\n`);
+  const busRows: Row[] = [];
+  const notes: string[] = [];
+  if (opts.scenarios.includes('redis')) await redisScenario(results, busRows, notes);
+  if (rows.length > 0) console.log(`\n${renderTable(rows)}\n`);
+  if (busRows.length > 0) {
+    const columns = ['memory bus, 1 process', 'Redis bus, 2 processes', 'redis/memory'] as const;
+    console.log(`\n${renderTable(busRows, columns)}\n`);
+  }
+  for (const line of notes) console.log(line);
   for (const f of failures) console.log(`not measured: ${f}`);
   if (opts.profile) console.log(`server CPU profiles: ${profileDir()}`);
   const file = new URL(
@@ -105,7 +168,7 @@ async function main(): Promise<void> {
   );
   const machine = { node: process.version, cpus: availableParallelism(), cpu: cpus()[0]?.model };
   const json = { started: started.toISOString(), machine, pinned: group.pinned, opts, results };
-  writeFileSync(file, `${JSON.stringify({ ...json, rows }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ ...json, rows, busRows }, null, 2)}\n`);
   console.log(`results: ${file.pathname}`);
   release();
 }

@@ -4,7 +4,7 @@
  */
 
 /** Every scenario the harness knows, in run order. */
-export const SCENARIOS = ['held', 'churn', 'fanout'] as const;
+export const SCENARIOS = ['held', 'churn', 'fanout', 'redis'] as const;
 /** One scenario name. */
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -20,6 +20,12 @@ export interface BenchOptions {
   /** fanout: subscriber counts and messages per run. */
   readonly fanoutN: readonly number[];
   readonly k: number;
+  /** redis: subscriber counts (split over two processes), messages per run, Redis URL. */
+  readonly redisN: readonly number[];
+  readonly redisK: number;
+  readonly redisUrl: string;
+  /** redis: start a private redis-server instead (commandstats free of others' commands). */
+  readonly ownRedis: boolean;
   /** Which columns to run; `raw` is always needed for a ratio. */
   readonly sides: readonly ('raw' | 'comet')[];
   /** Run the raw servers in the framework column too (plumbing check). */
@@ -28,10 +34,13 @@ export interface BenchOptions {
   readonly profile: boolean;
 }
 
-export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [flags]
+export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [flags]
   --held-n=10000        long-polls held at once (stay under ~18000: 20000 fds per process)
   --pollers=1000 --rate=1000 --seconds=5    churn shape
   --fanout-n=1000,10000 --k=200             fan-out subscribers and messages
+  --redis-n=100,1000 --redis-k=200          redis: subscribers (half on A, half on B), messages
+  --redis-url=redis://127.0.0.1:6379        redis: the shared Redis (else REDIS_URL); skipped if down
+  --own-redis           redis: start a private redis-server on a spare port (clean commandstats)
   --sides=raw,comet     which servers to run
   --self-check          use the raw servers in the framework column (harness check)
   --profile             write each server's V8 CPU profile to bench/results/profiles/
@@ -71,6 +80,12 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       .split(',')
       .map((s) => int(s, 'fanout-n', 18_000)),
     k: int(flag(flags, 'k', '200'), 'k', 100_000),
+    redisN: flag(flags, 'redis-n', '100,1000')
+      .split(',')
+      .map((s) => int(s, 'redis-n', 18_000)),
+    redisK: int(flag(flags, 'redis-k', '200'), 'redis-k', 100_000),
+    redisUrl: flag(flags, 'redis-url', process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'),
+    ownRedis: flag(flags, 'own-redis', 'false') === 'true',
     sides: sides as ('raw' | 'comet')[],
     selfCheck: flag(flags, 'self-check', 'false') === 'true',
     profile: flag(flags, 'profile', 'false') === 'true',

@@ -24,6 +24,8 @@ export interface StartOptions {
   readonly profile?: boolean;
   /** Extra argv for the script (the first is usually a JSON config). */
   readonly args?: readonly string[];
+  /** Extra environment variables, on top of this process's own. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 interface Waiter {
@@ -164,7 +166,8 @@ export class ProcessGroup {
     const [cmd, args] = useTaskset
       ? ['taskset', ['-c', String(options.core), process.execPath, ...argv]]
       : [process.execPath, argv];
-    const proc = spawn(cmd, args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const env = options.env ? { ...process.env, ...options.env } : process.env;
+    const proc = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     const child = new Child(proc, script);
     this.#children.add(child);
     proc.on('exit', () => this.#children.delete(child));

@@ -19,9 +19,18 @@ function num(n: number | undefined): string {
   return n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: 0 });
 }
 
-/** Renders rows as an aligned table with a header. */
-export function renderTable(rows: readonly Row[]): string {
-  const header = ['scenario', 'metric', 'unit', 'raw node:http', 'koa-comet', 'comet/raw'];
+/** Column titles for `raw`, `comet` and their ratio. */
+const SIDES = ['raw node:http', 'koa-comet', 'comet/raw'] as const;
+
+/**
+ * Renders rows as an aligned table with a header; `columns` retitles the
+ * `raw`, `comet` and ratio columns (the redis scenario compares two buses).
+ */
+export function renderTable(
+  rows: readonly Row[],
+  columns: readonly [string, string, string] = SIDES,
+): string {
+  const header = ['scenario', 'metric', 'unit', ...columns];
   const cells = rows.map((r) => [
     r.scenario,
     r.metric,

@@ -3,6 +3,8 @@
  * ~100 bytes are published in a closed loop (the next only once every
  * subscriber has the previous one, or after a timeout). Publish-to-receive
  * latency is measured in this one process, so no clocks are compared.
+ * With `subscriberPorts` (the redis scenario), subscribers are split evenly
+ * across those servers while the publisher stays on `port`.
  */
 import type { Exchange, HttpConnection } from '../lib/http-client.js';
 import { getRequest, openMany, publish } from '../lib/http-client.js';
@@ -16,6 +18,8 @@ interface FanoutConfig {
   readonly k: number;
   readonly warm: number;
   readonly room: string;
+  /** Servers the subscribers are split across (default: `port` alone). */
+  readonly subscriberPorts?: readonly number[];
 }
 
 const cfg = workerConfig<FanoutConfig>();
@@ -64,8 +68,19 @@ class Subscriber implements Exchange {
   onEnd(): void {}
 }
 
+/** Opens `count` connections split evenly across the subscriber ports. */
+async function openSplit(count: number): Promise<HttpConnection[]> {
+  const ports = cfg.subscriberPorts ?? [cfg.port];
+  const conns: HttpConnection[] = [];
+  for (const [i, port] of ports.entries()) {
+    const share = Math.floor(count / ports.length) + (i < count % ports.length ? 1 : 0);
+    conns.push(...(await openMany(port, share, 250)));
+  }
+  return conns;
+}
+
 async function subscribe(count: number) {
-  const conns = await openMany(cfg.port, count, 250);
+  const conns = await openSplit(count);
   const subs = conns.map((c) => {
     const s = new Subscriber();
     c.send(getRequest(`/rooms/${cfg.room}/live`, 'text/event-stream'), s);

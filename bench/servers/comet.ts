@@ -2,12 +2,26 @@
  * The framework under test: a Koa app whose long-poll and stream routes are
  * koa-comet decorators, plus a small hand-written publish route. Same wire
  * contract and same http server settings as the raw servers.
+ *
+ * `BENCH_BUS=redis` swaps the memory bus for the Redis bus (`REDIS_URL`,
+ * `BENCH_REDIS_PREFIX`, `BENCH_BUS_NAME`): the redis scenario runs two of
+ * these processes on one Redis. The IPC message `bus` answers with the
+ * bus's local listeners and Redis Pub/Sub subscriptions.
  */
 import '../../lib/symbol-metadata.js';
 import { createServer } from 'node:http';
 import type { Context } from 'koa';
 import Koa from 'koa';
-import { comet, createMemoryBus, longpoll, readJsonBody, stream } from '../../index.js';
+import {
+  type Bus,
+  comet,
+  createMemoryBus,
+  createRedisBus,
+  longpoll,
+  type RedisBus,
+  readJsonBody,
+  stream,
+} from '../../index.js';
 import { attachControl } from '../lib/control.js';
 
 class Rooms {
@@ -22,7 +36,24 @@ class Rooms {
   }
 }
 
-const bus = createMemoryBus();
+/** The bus this process uses; a Redis bus is awaited so the first request finds it up. */
+async function createBus(): Promise<{ bus: Bus; redis?: RedisBus }> {
+  if (process.env['BENCH_BUS'] !== 'redis') return { bus: createMemoryBus() };
+  const redis = createRedisBus({
+    url: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379',
+    keyPrefix: process.env['BENCH_REDIS_PREFIX'] ?? 'comet-bench:',
+    name: process.env['BENCH_BUS_NAME'] ?? 'comet-bench',
+  });
+  try {
+    await redis.ready(5000);
+  } catch (e) {
+    process.send?.({ type: 'error', message: `Redis bus not ready: ${(e as Error).message}` });
+    process.exit(1);
+  }
+  return { bus: redis, redis };
+}
+
+const { bus, redis } = await createBus();
 const app = new Koa();
 
 const PUBLISH = /^\/rooms\/([^/]+)\/messages$/;
@@ -41,4 +72,12 @@ server.keepAliveTimeout = 120_000;
 server.headersTimeout = 130_000;
 server.requestTimeout = 0;
 server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
-attachControl(server, { longpoll: true, stream: true });
+attachControl(server, { longpoll: true, stream: true, redis: redis !== undefined });
+process.on('message', (m: { type: string }) => {
+  if (m.type !== 'bus') return;
+  process.send?.({
+    type: 'bus',
+    listeners: redis?.subscriberCount() ?? -1,
+    subscriptions: redis?.redisSubscriptionCount() ?? -1,
+  });
+});
