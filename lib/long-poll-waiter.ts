@@ -16,6 +16,7 @@ import { formatCursor } from './cursor.js';
 import type { Hub, HubMember, Round } from './hub.js';
 import type { TimerWheel } from './timer-wheel.js';
 import { type BatchTransport, writeBatch } from './transports/batch-transport.js';
+import { type ReadOutcome, type Settled, WakeGroup } from './wake-group.js';
 
 /** What a long-poll route is given. */
 export interface LongPollSettings {
@@ -46,52 +47,6 @@ export interface LongPollRequest {
 }
 
 type Phase = 'reading' | 'parked' | 'waking';
-
-/** A read after a position, with its encoded answer (none when nothing follows). */
-interface ReadOutcome {
-  readonly read: BatchRead;
-  readonly body: Buffer | undefined;
-}
-
-type Settled = ReadOutcome | { error: unknown };
-
-/**
- * The waiters one message woke at the same position: one read, one body,
- * and no promise callbacks per waiter.
- */
-class WakeGroup {
-  readonly #waiters: LongPollWaiter[] = [];
-  /** Set once the read landed; later joiners settle at once. */
-  #outcome: Settled | undefined;
-
-  constructor(read: () => ReadOutcome | Promise<ReadOutcome>) {
-    let outcome: ReadOutcome | Promise<ReadOutcome>;
-    try {
-      outcome = read();
-    } catch (error) {
-      this.#outcome = { error };
-      return;
-    }
-    if (!(outcome instanceof Promise)) {
-      this.#outcome = outcome;
-      return;
-    }
-    outcome.then(
-      (result) => this.#settle(result),
-      (error: unknown) => this.#settle({ error }),
-    );
-  }
-
-  add(waiter: LongPollWaiter): void {
-    if (this.#outcome !== undefined) waiter.settle(this.#outcome);
-    else this.#waiters.push(waiter);
-  }
-
-  #settle(outcome: Settled): void {
-    this.#outcome = outcome;
-    for (const waiter of this.#waiters.splice(0)) waiter.settle(outcome);
-  }
-}
 
 /**
  * Creates the per-route settings; the context options inside are shared by
