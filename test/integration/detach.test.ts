@@ -44,7 +44,7 @@ async function start(logger: boolean) {
   });
   const push = comet({ bus, controllers: [Room] });
   app.use(push);
-  return { running: await listen(app, push, bus), finished, responses, bus };
+  return { running: await listen(app, push, bus), finished, responses, bus, app };
 }
 
 function watchers(res: ServerResponse): number {
@@ -90,5 +90,25 @@ describe('a held request is detached from Koa', () => {
     await until(() => finished.length === 3);
     await new Promise((r) => setTimeout(r, 50));
     expect(finished).toEqual(['/wait', '/wait', '/live']);
+  });
+
+  it('clients leaving mid-stream or mid-hold raise nothing on app.on("error")', async () => {
+    const { running, bus, app } = await start(false);
+    const errors: unknown[] = [];
+    app.on('error', (e: unknown) => errors.push(e));
+    const sockets = [];
+    for (const path of ['/wait', '/live', '/live?transport=ndjson', '/live?transport=multipart']) {
+      const socket = await rawSocket(running.port);
+      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n`);
+      sockets.push(socket);
+    }
+    await held(running, 4);
+    await bus.publish('c', 'before');
+    await held(running, 3); // the long-poll was answered; streams stay
+    for (const socket of sockets) socket.resetAndDestroy();
+    await bus.publish('c', 'after');
+    await until(() => running.push.stats().held === 0);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(errors).toEqual([]);
   });
 });
