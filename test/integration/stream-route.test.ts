@@ -12,6 +12,7 @@ import { WebSocket } from 'ws';
 import { Rooms } from '../../examples/chat/app.js';
 import { comet, createMemoryBus, stream } from '../../index.js';
 import { sseTransport } from '../../lib/transports/sse.js';
+import { readUntil } from './helpers/read-stream.js';
 import {
   closeAll,
   expectError,
@@ -28,20 +29,6 @@ afterEach(async () => {
   for (const clean of cleanups.splice(0)) clean();
   await closeAll();
 });
-
-/** Reads a fetch body until `done(text)` is true, then cancels it. */
-async function readUntil(res: Response, done: (text: string) => boolean): Promise<string> {
-  const reader = res.body!.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  while (!done(text)) {
-    const { value, done: end } = await reader.read();
-    if (end) break;
-    text += decoder.decode(value, { stream: true });
-  }
-  await reader.cancel();
-  return text;
-}
 
 async function held(r: Running, n: number): Promise<void> {
   await until(() => r.push.stats().held === n, 2000, `${n} streams`);
@@ -125,7 +112,7 @@ describe('negotiation on /rooms/:room/live', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('content-security-policy')).toBe(`frame-ancestors 'self' ${page}`);
     const { id } = await publish(r.bus, 'a', { text: '</script>' });
-    const text = await readUntil(res, (t) => t.includes('</script>\n'));
+    const text = await readUntil(res.body!, (t) => t.includes('</script>\n'));
     expect(text.slice(text.indexOf('<script>'))).toBe(
       `<script>parent.postMessage({"callback":"cb","message":{"id":"${id}","channel":"room:a","data":{"text":"\\u003c/script\\u003e"}}},"${page}");</script>\n`,
     );
@@ -164,7 +151,7 @@ describe('following a room', () => {
     const res = await fetch(`${r.base}/rooms/a/live?cursor=earliest&transport=ndjson`, {
       headers: { 'Last-Event-ID': first.id },
     });
-    const text = await readUntil(res, (t) => t.includes('"two"'));
+    const text = await readUntil(res.body!, (t) => t.includes('"two"'));
     expect(text).not.toContain('"one"');
     const es = new EventSource(`${r.base}/rooms/a/live?cursor=${first.id}`);
     cleanups.push(() => es.close());
@@ -185,7 +172,7 @@ describe('following a room', () => {
     const res = await fetch(`${r.base}/rooms/a/live?transport=${query}`);
     await held(r, 1);
     const m = await publish(r.bus, 'a', '<x>');
-    const text = await readUntil(res, (t) => t.includes(expected(m.id)));
+    const text = await readUntil(res.body!, (t) => t.includes(expected(m.id)));
     expect(text).toContain(expected(m.id));
   });
 
@@ -193,7 +180,7 @@ describe('following a room', () => {
     const r = await startChat();
     await publish(r.bus, 'a', 'x');
     const res = await fetch(`${r.base}/rooms/a/live?transport=ndjson&cursor=zzzz-1`);
-    const text = await readUntil(res, (t) => t.includes('gap'));
+    const text = await readUntil(res.body!, (t) => t.includes('gap'));
     expect(text.trim().split('\n')[0]).toMatch(/^\{"gap":true,"cursor":"[0-9a-z]+-1"\}$/);
   });
 
@@ -298,7 +285,9 @@ describe('shared encoding and several channels', () => {
     const encode = vi.spyOn(sseTransport, 'encode');
     cleanups.push(() => encode.mockRestore());
     const m = await publish(r.bus, 'a', 'x');
-    const texts = await Promise.all(streams.map((res) => readUntil(res, (t) => t.includes(m.id))));
+    const texts = await Promise.all(
+      streams.map((res) => readUntil(res.body!, (t) => t.includes(m.id))),
+    );
     expect(texts.every((t) => t.includes(`id: ${m.id}\n`))).toBe(true);
     expect(encode).toHaveBeenCalledTimes(1);
   });
@@ -326,7 +315,7 @@ describe('shared encoding and several channels', () => {
     const res = await fetch(`${r.base}/both?transport=ndjson`, {
       headers: { 'Last-Event-ID': got[1]!.id },
     });
-    const text = await readUntil(res, (t) => t.includes('"b2"'));
+    const text = await readUntil(res.body!, (t) => t.includes('"b2"'));
     const data = text
       .split('\n')
       .filter((l) => l !== '')

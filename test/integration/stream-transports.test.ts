@@ -10,6 +10,7 @@ import { parse } from 'parse5';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../../lib/bus/memory.js';
 import { HOSTILE_PAYLOADS } from '../fixtures/hostile-payloads.js';
+import { readUntil } from './helpers/read-stream.js';
 import { type Harness, startHarness, until } from './stream-harness.js';
 
 let harness: Harness | undefined;
@@ -26,23 +27,6 @@ async function publishAll(h: Harness, payloads: readonly unknown[]): Promise<str
   const ids: string[] = [];
   for (const data of payloads) ids.push((await h.publish(data)).id);
   return ids;
-}
-
-/** Reads a fetch body until `done(text)` is true, then cancels it. */
-async function readUntil(
-  body: ReadableStream<Uint8Array>,
-  done: (text: string) => boolean,
-): Promise<string> {
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let text = '';
-  while (!done(text)) {
-    const { value, done: end } = await reader.read();
-    if (end) break;
-    text += decoder.decode(value, { stream: true });
-  }
-  await reader.cancel();
-  return text;
 }
 
 describe('SSE through the eventsource package', () => {
