@@ -7,58 +7,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import type { Bus } from '../../lib/bus/bus.js';
 import { createRedisBus, type RedisBus, type RedisBusClient } from '../../lib/bus/redis.js';
+import { deleteRedisKeys, redisAnswers, redisUrl as url, withRedis } from '../helpers/redis.js';
 import { busContract } from './bus-contract.js';
 
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const prefix = `comet-test:${randomBytes(6).toString('hex')}:`;
 
-async function redisAnswers(): Promise<boolean> {
-  const probe = createClient({ url, socket: { connectTimeout: 1000, reconnectStrategy: false } });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.ping();
-    await probe.close();
-    return true;
-  } catch {
-    if (probe.isOpen) probe.destroy();
-    return false;
-  }
-}
-
-/** Deletes every key under `match` (a SCAN pattern) on the Redis at `url`. */
-async function deleteKeys(match: string): Promise<void> {
-  const admin = createClient({ url });
-  admin.on('error', () => {});
-  await admin.connect();
-  try {
-    for await (const keys of admin.scanIterator({ MATCH: match, COUNT: 500 })) {
-      if (keys.length > 0) await admin.del(keys);
-    }
-  } finally {
-    await admin.close();
-  }
-}
-
-const reachable = await redisAnswers();
-
-if (!reachable && process.env.CI === 'true') {
-  describe('bus contract: redis', () => {
-    it(`needs Redis at ${url} under CI`, () => {
-      expect.fail(`Redis at ${url} is not answering; CI must run the Redis bus tests`);
-    });
-  });
-} else if (!reachable) {
-  console.warn(
-    `\n\n*** SKIPPING the Redis bus contract: no Redis at ${url}. ***\n` +
-      '*** Start one (see TOOLCHAIN.md) or set REDIS_URL; under CI=true this fails. ***\n\n',
-  );
-  // Registered as skipped so the run reports it (an empty file would be an error).
-  it.skip(`bus contract: redis (needs Redis at ${url})`, () => {});
-} else {
+withRedis(await redisAnswers(), 'the Redis bus contract', () => {
   const open = async (historyLimit: number): Promise<RedisBus> => {
     // Exact trimming so a small historyLimit bounds history exactly, as the
     // contract's gap tests expect; production keeps the cheaper `~`.
@@ -76,7 +33,7 @@ if (!reachable && process.env.CI === 'true') {
     },
     async loseHistory(bus) {
       await bus.close();
-      await deleteKeys(`${prefix}*`);
+      await deleteRedisKeys(`${prefix}*`);
       return open(limits.get(bus) ?? 1000);
     },
     async peer(bus) {
@@ -101,7 +58,7 @@ if (!reachable && process.env.CI === 'true') {
     },
     async loseHistory(bus) {
       await bus.close();
-      await deleteKeys(`${prefix}*`);
+      await deleteRedisKeys(`${prefix}*`);
       return openInjected(limits.get(bus) ?? 1000);
     },
     async peer(bus) {
@@ -117,6 +74,6 @@ if (!reachable && process.env.CI === 'true') {
   });
 
   afterAll(async () => {
-    await deleteKeys(`${prefix}*`);
+    await deleteRedisKeys(`${prefix}*`);
   });
-}
+});

@@ -6,53 +6,19 @@
  * warning; under `CI=true` it fails.
  */
 import { randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import * as redisExample from '../../docs/examples/10-redis.js';
+import { deleteRedisKeys, redisAnswers, redisUrl as url, withRedis } from '../helpers/redis.js';
 
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const keyPrefix = `comet-docs-test:${randomBytes(6).toString('hex')}:`;
 
-async function redisAnswers(): Promise<boolean> {
-  const probe = createClient({ url, socket: { connectTimeout: 1000, reconnectStrategy: false } });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.ping();
-    await probe.close();
-    return true;
-  } catch {
-    if (probe.isOpen) probe.destroy();
-    return false;
-  }
-}
-
-const reachable = await redisAnswers();
 const running: { close(): Promise<unknown> }[] = [];
 
-if (!reachable && process.env.CI === 'true') {
-  it(`10 redis: needs Redis at ${url} under CI`, () => {
-    expect.fail(`Redis at ${url} is not answering; CI must run the Redis example`);
-  });
-} else if (!reachable) {
-  console.warn(
-    `\n\n*** SKIPPING docs/examples/10-redis.ts: no Redis at ${url}. ***\n` +
-      '*** Start one (see TOOLCHAIN.md) or set REDIS_URL; under CI=true this fails. ***\n\n',
-  );
-  it.skip(`10 redis (needs Redis at ${url})`, () => {});
-} else {
+withRedis(await redisAnswers(), 'docs/examples/10-redis.ts', () => {
   afterEach(async () => {
     await Promise.all(running.splice(0).map((r) => r.close()));
   });
-  afterAll(async () => {
-    const admin = createClient({ url });
-    admin.on('error', () => {});
-    await admin.connect();
-    for await (const keys of admin.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 500 })) {
-      if (keys.length > 0) await admin.del(keys);
-    }
-    await admin.close();
-  });
+  afterAll(() => deleteRedisKeys(`${keyPrefix}*`));
 
   describe('10 redis', () => {
     it('a publish on node A answers a long-poll held on node B; cursors resume across nodes', async () => {
@@ -75,4 +41,4 @@ if (!reachable && process.env.CI === 'true') {
       ]);
     });
   });
-}
+});

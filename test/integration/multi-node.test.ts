@@ -15,10 +15,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { EventSource } from 'eventsource';
-import { createClient } from 'redis';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { deleteRedisKeys, redisAnswers, redisUrl as url, withRedis } from '../helpers/redis.js';
 
-const url = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const run = `mn-${randomBytes(4).toString('hex')}`;
 
@@ -37,20 +36,6 @@ interface Batch {
 const children = new Set<ChildProcess>();
 const cleanups: (() => void)[] = [];
 let rooms = 0;
-
-async function redisAnswers(): Promise<boolean> {
-  const probe = createClient({ url, socket: { connectTimeout: 1000, reconnectStrategy: false } });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.ping();
-    await probe.close();
-    return true;
-  } catch {
-    if (probe.isOpen) probe.destroy();
-    return false;
-  }
-}
 
 /** Rejects after `ms` with `what` in the message; the timer never holds the process. */
 function deadline(ms: number, what: string): Promise<never> {
@@ -210,41 +195,13 @@ function streamAcross(nodes: [Node, Node], room: string, cursor: string) {
   return { got, fromFirst: () => fromFirst };
 }
 
-/** Deletes every key of this run's rooms (demo prefix `comet:`, see redis-ids.ts). */
-async function deleteRunKeys(): Promise<void> {
-  const admin = createClient({ url });
-  admin.on('error', () => {});
-  await admin.connect();
-  try {
-    for await (const keys of admin.scanIterator({ MATCH: `comet:{room:${run}-*`, COUNT: 500 })) {
-      if (keys.length > 0) await admin.del(keys);
-    }
-  } finally {
-    await admin.close();
-  }
-}
-
-const reachable = await redisAnswers();
-
-if (!reachable && process.env.CI === 'true') {
-  describe('multi-node over Redis', () => {
-    it(`needs Redis at ${url} under CI`, () => {
-      expect.fail(`Redis at ${url} is not answering; CI must run the multi-node tests`);
-    });
-  });
-} else if (!reachable) {
-  console.warn(
-    `\n\n*** SKIPPING the multi-node tests: no Redis at ${url}. ***\n` +
-      '*** Start one (see TOOLCHAIN.md) or set REDIS_URL; under CI=true this fails. ***\n\n',
-  );
-  // Registered as skipped so the run reports it (an empty file would be an error).
-  it.skip(`multi-node over Redis (needs Redis at ${url})`, () => {});
-} else {
+withRedis(await redisAnswers(), 'the multi-node tests', () => {
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0)) cleanup();
     await Promise.all([...children].map(kill));
   });
-  afterAll(deleteRunKeys);
+  // The demo's prefix is `comet:` (see redis-ids.ts): delete this run's rooms only.
+  afterAll(() => deleteRedisKeys(`comet:{room:${run}-*`));
 
   describe('two demo processes on one Redis', () => {
     it('a message published on A reaches a long-poll and an SSE stream on B', async () => {
@@ -309,4 +266,4 @@ if (!reachable && process.env.CI === 'true') {
       expect(streamed.fromFirst()).toBeLessThan(100);
     });
   });
-}
+});

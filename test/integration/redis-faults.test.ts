@@ -14,6 +14,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../lib/bus/bus.js';
 import { createRedisBus, type RedisBus, type RedisBusOptions } from '../../lib/bus/redis.js';
 import { isCometError } from '../../lib/errors.js';
+import { redisAnswers, whenMet } from '../helpers/redis.js';
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
@@ -45,20 +46,6 @@ async function waitFor(predicate: () => boolean | Promise<boolean>, ms = 10_000)
   }
 }
 
-async function answers(url: string): Promise<boolean> {
-  const probe = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 500 } });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.ping();
-    await probe.close();
-    return true;
-  } catch {
-    if (probe.isOpen) probe.destroy();
-    return false;
-  }
-}
-
 /** Starts (or restarts) `server`'s process; `durable` turns on AOF with fsync always. */
 async function start(server: Server, durable: boolean): Promise<void> {
   const persistence = durable
@@ -67,7 +54,7 @@ async function start(server: Server, durable: boolean): Promise<void> {
   const args = ['--port', String(server.port), '--bind', '127.0.0.1', '--save', ''];
   const child = spawn('redis-server', [...args, ...persistence], { stdio: 'ignore' });
   server.child = child;
-  await waitFor(() => answers(server.url), 5000);
+  await waitFor(() => redisAnswers(server.url, 500), 5000);
 }
 
 async function newServer(durable = false): Promise<Server> {
@@ -152,268 +139,270 @@ afterEach(async () => {
   }
 });
 
-const suite = hasRedisServer ? describe : describe.skip;
-if (!hasRedisServer && process.env.CI === 'true') {
-  it('needs redis-server under CI', () => {
-    expect.fail('redis-server is not installed; CI must run the Redis fault tests');
-  });
-} else if (!hasRedisServer) {
-  console.warn('\n\n*** SKIPPING Redis fault tests: no redis-server binary on PATH. ***\n\n');
-}
+const redisServer = {
+  met: hasRedisServer,
+  tests: 'the Redis fault tests',
+  needs: 'redis-server binary on PATH',
+  hint: 'Install one (see TOOLCHAIN.md)',
+};
 
-suite('redis bus under faults (throwaway redis-server per test)', () => {
-  it('Redis killed and restarted under load: every resolved publish arrives once, in order', async () => {
-    const server = await newServer(true);
-    // The follower reconnects ~400 ms after the publisher does, so it misses
-    // wake-ups for messages published meanwhile and must catch up from the stream.
-    const publisher = await bus(server, { reconnect: { baseDelay: 20, random: () => 0 } });
-    const late = { baseDelay: 400, maxDelay: 400, random: () => 0.99 };
-    const follower = await bus(server, { reconnect: late });
-    const got: Message[] = [];
-    follower.subscribe('load', (m) => got.push(m));
-    await waitFor(() => follower.redisSubscriptionCount() === 1);
+whenMet(redisServer, () => {
+  describe('redis bus under faults (throwaway redis-server per test)', () => {
+    it('Redis killed and restarted under load: every resolved publish arrives once, in order', async () => {
+      const server = await newServer(true);
+      // The follower reconnects ~400 ms after the publisher does, so it misses
+      // wake-ups for messages published meanwhile and must catch up from the stream.
+      const publisher = await bus(server, { reconnect: { baseDelay: 20, random: () => 0 } });
+      const late = { baseDelay: 400, maxDelay: 400, random: () => 0.99 };
+      const follower = await bus(server, { reconnect: late });
+      const got: Message[] = [];
+      follower.subscribe('load', (m) => got.push(m));
+      await waitFor(() => follower.redisSubscriptionCount() === 1);
 
-    const load = steadyLoad(publisher, 'load');
-    await waitFor(() => load.resolved.length >= 30);
-    await kill(server);
-    await new Promise((resolve) => setTimeout(resolve, 300));
-    await start(server, true);
-    const before = load.resolved.length;
-    await waitFor(() => load.resolved.length >= before + 30);
-    expect(follower.redisSubscriptionCount()).toBe(1);
-    await load.stop();
-
-    const last = load.resolved.at(-1)!;
-    await waitFor(() => got.some((m) => m.id === last.id));
-    expectExactlyOnceInOrder(got, load.resolved);
-    expect(load.rejected.length).toBeGreaterThan(0);
-    for (const error of load.rejected) {
-      expect(isCometError(error) && error.code).toBe('COMET_ERR_BUS_UNAVAILABLE');
-    }
-  });
-
-  it('killing the Pub/Sub connection (CLIENT KILL TYPE pubsub) loses nothing', async () => {
-    const server = await newServer();
-    const publisher = await bus(server);
-    const follower = await bus(server);
-    const got: Message[] = [];
-    follower.subscribe('kill', (m) => got.push(m));
-    await waitFor(() => follower.redisSubscriptionCount() === 1);
-    const control = await admin(server);
-    try {
-      const load = steadyLoad(publisher, 'kill');
-      for (let round = 0; round < 3; round++) {
-        await waitFor(() => load.resolved.length >= (round + 1) * 20);
-        expect(await control.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub'])).toBeGreaterThan(0);
-      }
-      await waitFor(() => load.resolved.length >= 80);
+      const load = steadyLoad(publisher, 'load');
+      await waitFor(() => load.resolved.length >= 30);
+      await kill(server);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await start(server, true);
+      const before = load.resolved.length;
+      await waitFor(() => load.resolved.length >= before + 30);
+      expect(follower.redisSubscriptionCount()).toBe(1);
       await load.stop();
+
       const last = load.resolved.at(-1)!;
       await waitFor(() => got.some((m) => m.id === last.id));
-      expect(load.rejected).toEqual([]);
       expectExactlyOnceInOrder(got, load.resolved);
-      expect(got.map((m) => m.id)).toEqual(load.resolved.map((m) => m.id));
-    } finally {
-      await control.close();
-    }
-  });
-
-  it("killing the follower's command connection loses nothing", async () => {
-    const server = await newServer();
-    const publisher = await bus(server);
-    const follower = await bus(server, { name: 'follower' });
-    const got: Message[] = [];
-    follower.subscribe('cmd', (m) => got.push(m));
-    await waitFor(() => follower.redisSubscriptionCount() === 1);
-    const control = await admin(server);
-    try {
-      const load = steadyLoad(publisher, 'cmd');
-      await waitFor(() => load.resolved.length >= 20);
-      const list = String(await control.sendCommand(['CLIENT', 'LIST']));
-      const ids = [...list.matchAll(/^id=(\d+) .*name=follower(?:\s|$)/gm)].map((m) => m[1]!);
-      expect(ids).toHaveLength(1);
-      await control.sendCommand(['CLIENT', 'KILL', 'ID', ids[0]!]);
-      await waitFor(() => load.resolved.length >= 60);
-      await load.stop();
-      const last = load.resolved.at(-1)!;
-      await waitFor(() => got.some((m) => m.id === last.id));
-      expect(got.map((m) => m.id)).toEqual(load.resolved.map((m) => m.id));
-    } finally {
-      await control.close();
-    }
-  });
-
-  it('FLUSHALL: old cursors get gap, live followers carry on in the new epoch', async () => {
-    const server = await newServer();
-    const publisher = await bus(server);
-    const follower = await bus(server);
-    const got: Message[] = [];
-    follower.subscribe('flush', (m) => got.push(m));
-    await waitFor(() => follower.redisSubscriptionCount() === 1);
-    const old = [await publisher.publish('flush', 1), await publisher.publish('flush', 2)];
-    const emptyHead = (await publisher.read('quiet')).cursor;
-    await waitFor(() => got.length === 2);
-
-    const control = await admin(server);
-    await control.flushAll();
-    await control.close();
-    const fresh = [await publisher.publish('flush', 3), await publisher.publish('flush', 4)];
-    await publisher.publish('quiet', 'q');
-
-    for (const cursor of [old[0]!.id, old[1]!.id]) {
-      expect(await follower.read('flush', cursor)).toEqual({
-        messages: [],
-        cursor: fresh[1]!.id,
-        gap: true,
-      });
-    }
-    expect((await follower.read('quiet', emptyHead)).gap).toBe(true);
-    await waitFor(() => got.length === 4);
-    expect(got.map((m) => m.id)).toEqual([...old, ...fresh].map((m) => m.id));
-  });
-
-  it('failover to a replica that missed writes: lost cursors get gap, followers carry on', async () => {
-    const server = await newServer();
-    const publisher = await bus(server);
-    const follower = await bus(server);
-    const got: Message[] = [];
-    follower.subscribe('lag', (m) => got.push(m));
-    await waitFor(() => follower.redisSubscriptionCount() === 1);
-    const sent = [];
-    for (let n = 1; n <= 5; n++) sent.push(await publisher.publish('lag', n));
-    await waitFor(() => got.length === 5);
-
-    // What a replica that never received messages 4 and 5 holds once promoted.
-    const streamId = (m: Message) => m.id.slice(m.id.indexOf('-') + 1);
-    const control = await admin(server);
-    await control.sendCommand([
-      'XDEL',
-      'faults:{lag}:stream',
-      streamId(sent[3]!),
-      streamId(sent[4]!),
-    ]);
-    await control.sendCommand(['HSET', 'faults:{lag}:meta', 'l', streamId(sent[2]!)]);
-    await control.close();
-
-    const head = sent[2]!.id;
-    for (const lost of [sent[3]!, sent[4]!]) {
-      expect(await follower.read('lag', lost.id)).toEqual({
-        messages: [],
-        cursor: head,
-        gap: true,
-      });
-    }
-    const sixth = await publisher.publish('lag', 6);
-    for (const lost of [sent[3]!, sent[4]!]) {
-      expect(await follower.read('lag', lost.id)).toEqual({
-        messages: [],
-        cursor: sixth.id,
-        gap: true,
-      });
-    }
-    expect(await follower.read('lag', head)).toEqual({
-      messages: [sixth],
-      cursor: sixth.id,
-      gap: false,
+      expect(load.rejected.length).toBeGreaterThan(0);
+      for (const error of load.rejected) {
+        expect(isCometError(error) && error.code).toBe('COMET_ERR_BUS_UNAVAILABLE');
+      }
     });
-    await waitFor(() => got.length === 6);
-    expect(got.map((m) => m.id)).toEqual([...sent, sixth].map((m) => m.id));
-  });
 
-  it('publishes during an outage reject with COMET_ERR_BUS_UNAVAILABLE, promptly', async () => {
-    const server = await newServer();
-    const publisher = await bus(server, { readyTimeout: 300 });
-    await publisher.publish('outage', 'before');
-    await kill(server);
-    const started = Date.now();
-    const outcomes = await Promise.allSettled(
-      Array.from({ length: 50 }, (_, n) => publisher.publish('outage', n)),
-    );
-    // Bounded by readyTimeout (300 ms); the generous margin only guards a loaded machine.
-    expect(Date.now() - started).toBeLessThan(5000);
-    for (const outcome of outcomes) {
-      expect(outcome.status).toBe('rejected');
-      const reason = (outcome as PromiseRejectedResult).reason as unknown;
-      expect(isCometError(reason) && reason.code).toBe('COMET_ERR_BUS_UNAVAILABLE');
-      expect((reason as { status: number }).status).toBe(503);
-    }
-    await start(server, false);
-    await waitFor(() =>
-      publisher.publish('outage', 'after').then(
-        () => true,
-        () => false,
-      ),
-    );
-    await publisher.close();
-    await publisher.close();
-    const closed = await publisher.publish('outage', 'closed').catch((e: unknown) => e);
-    expect(isCometError(closed) && closed.code).toBe('COMET_ERR_BUS_CLOSED');
-  });
+    it('killing the Pub/Sub connection (CLIENT KILL TYPE pubsub) loses nothing', async () => {
+      const server = await newServer();
+      const publisher = await bus(server);
+      const follower = await bus(server);
+      const got: Message[] = [];
+      follower.subscribe('kill', (m) => got.push(m));
+      await waitFor(() => follower.redisSubscriptionCount() === 1);
+      const control = await admin(server);
+      try {
+        const load = steadyLoad(publisher, 'kill');
+        for (let round = 0; round < 3; round++) {
+          await waitFor(() => load.resolved.length >= (round + 1) * 20);
+          expect(await control.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub'])).toBeGreaterThan(
+            0,
+          );
+        }
+        await waitFor(() => load.resolved.length >= 80);
+        await load.stop();
+        const last = load.resolved.at(-1)!;
+        await waitFor(() => got.some((m) => m.id === last.id));
+        expect(load.rejected).toEqual([]);
+        expectExactlyOnceInOrder(got, load.resolved);
+        expect(got.map((m) => m.id)).toEqual(load.resolved.map((m) => m.id));
+      } finally {
+        await control.close();
+      }
+    });
 
-  it('one Redis subscription per channel per process, whatever the local listeners', async () => {
-    const server = await newServer();
-    const a = await bus(server);
-    const b = await bus(server);
-    const control = await admin(server);
-    const numsub = async (channel: string) => {
-      const reply = (await control.sendCommand(['PUBSUB', 'NUMSUB', channel])) as unknown[];
-      return Number(reply[1]);
-    };
-    try {
-      const counts = new Array<number>(100).fill(0);
-      const offs = counts.map((_, i) => a.subscribe('fan', () => counts[i]!++));
-      await waitFor(() => a.redisSubscriptionCount() === 1);
-      expect(a.subscriberCount('fan')).toBe(100);
-      expect(await numsub('faults:{fan}:notify')).toBe(1);
+    it("killing the follower's command connection loses nothing", async () => {
+      const server = await newServer();
+      const publisher = await bus(server);
+      const follower = await bus(server, { name: 'follower' });
+      const got: Message[] = [];
+      follower.subscribe('cmd', (m) => got.push(m));
+      await waitFor(() => follower.redisSubscriptionCount() === 1);
+      const control = await admin(server);
+      try {
+        const load = steadyLoad(publisher, 'cmd');
+        await waitFor(() => load.resolved.length >= 20);
+        const list = String(await control.sendCommand(['CLIENT', 'LIST']));
+        const ids = [...list.matchAll(/^id=(\d+) .*name=follower(?:\s|$)/gm)].map((m) => m[1]!);
+        expect(ids).toHaveLength(1);
+        await control.sendCommand(['CLIENT', 'KILL', 'ID', ids[0]!]);
+        await waitFor(() => load.resolved.length >= 60);
+        await load.stop();
+        const last = load.resolved.at(-1)!;
+        await waitFor(() => got.some((m) => m.id === last.id));
+        expect(got.map((m) => m.id)).toEqual(load.resolved.map((m) => m.id));
+      } finally {
+        await control.close();
+      }
+    });
 
-      const offB = b.subscribe('fan', () => {});
-      await waitFor(() => b.redisSubscriptionCount() === 1);
-      expect(await numsub('faults:{fan}:notify')).toBe(2);
+    it('FLUSHALL: old cursors get gap, live followers carry on in the new epoch', async () => {
+      const server = await newServer();
+      const publisher = await bus(server);
+      const follower = await bus(server);
+      const got: Message[] = [];
+      follower.subscribe('flush', (m) => got.push(m));
+      await waitFor(() => follower.redisSubscriptionCount() === 1);
+      const old = [await publisher.publish('flush', 1), await publisher.publish('flush', 2)];
+      const emptyHead = (await publisher.read('quiet')).cursor;
+      await waitFor(() => got.length === 2);
 
-      await b.publish('fan', 'to all');
-      await waitFor(() => counts.every((c) => c === 1));
-      for (const off of offs.slice(1)) off();
-      expect(await numsub('faults:{fan}:notify')).toBe(2);
-      offs[0]!();
-      offB();
-      expect(a.subscriberCount()).toBe(0);
-      await waitFor(async () => (await numsub('faults:{fan}:notify')) === 0);
-      expect(a.redisSubscriptionCount()).toBe(0);
-    } finally {
+      const control = await admin(server);
+      await control.flushAll();
       await control.close();
-    }
-  });
+      const fresh = [await publisher.publish('flush', 3), await publisher.publish('flush', 4)];
+      await publisher.publish('quiet', 'q');
 
-  it('Redis commands per publish do not grow with the number of subscribers', async () => {
-    const server = await newServer();
-    const [a, b] = [await bus(server), await bus(server)];
-    let delivered = 0;
-    for (let i = 0; i < 50; i++) {
-      a.subscribe('cost', () => delivered++);
-      b.subscribe('cost', () => delivered++);
-    }
-    await waitFor(() => a.redisSubscriptionCount() === 1 && b.redisSubscriptionCount() === 1);
-    await a.publish('cost', 'warm-up');
-    await waitFor(() => delivered === 100);
-    const control = await admin(server);
-    try {
-      await control.sendCommand(['CONFIG', 'RESETSTAT']);
-      for (let n = 0; n < 40; n++) await a.publish('cost', n);
-      await waitFor(() => delivered === 100 + 40 * 100);
-      const stats = String(await control.sendCommand(['INFO', 'commandstats']));
-      const calls = new Map(
-        [...stats.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]),
+      for (const cursor of [old[0]!.id, old[1]!.id]) {
+        expect(await follower.read('flush', cursor)).toEqual({
+          messages: [],
+          cursor: fresh[1]!.id,
+          gap: true,
+        });
+      }
+      expect((await follower.read('quiet', emptyHead)).gap).toBe(true);
+      await waitFor(() => got.length === 4);
+      expect(got.map((m) => m.id)).toEqual([...old, ...fresh].map((m) => m.id));
+    });
+
+    it('failover to a replica that missed writes: lost cursors get gap, followers carry on', async () => {
+      const server = await newServer();
+      const publisher = await bus(server);
+      const follower = await bus(server);
+      const got: Message[] = [];
+      follower.subscribe('lag', (m) => got.push(m));
+      await waitFor(() => follower.redisSubscriptionCount() === 1);
+      const sent = [];
+      for (let n = 1; n <= 5; n++) sent.push(await publisher.publish('lag', n));
+      await waitFor(() => got.length === 5);
+
+      // What a replica that never received messages 4 and 5 holds once promoted.
+      const streamId = (m: Message) => m.id.slice(m.id.indexOf('-') + 1);
+      const control = await admin(server);
+      await control.sendCommand([
+        'XDEL',
+        'faults:{lag}:stream',
+        streamId(sent[3]!),
+        streamId(sent[4]!),
+      ]);
+      await control.sendCommand(['HSET', 'faults:{lag}:meta', 'l', streamId(sent[2]!)]);
+      await control.close();
+
+      const head = sent[2]!.id;
+      for (const lost of [sent[3]!, sent[4]!]) {
+        expect(await follower.read('lag', lost.id)).toEqual({
+          messages: [],
+          cursor: head,
+          gap: true,
+        });
+      }
+      const sixth = await publisher.publish('lag', 6);
+      for (const lost of [sent[3]!, sent[4]!]) {
+        expect(await follower.read('lag', lost.id)).toEqual({
+          messages: [],
+          cursor: sixth.id,
+          gap: true,
+        });
+      }
+      expect(await follower.read('lag', head)).toEqual({
+        messages: [sixth],
+        cursor: sixth.id,
+        gap: false,
+      });
+      await waitFor(() => got.length === 6);
+      expect(got.map((m) => m.id)).toEqual([...sent, sixth].map((m) => m.id));
+    });
+
+    it('publishes during an outage reject with COMET_ERR_BUS_UNAVAILABLE, promptly', async () => {
+      const server = await newServer();
+      const publisher = await bus(server, { readyTimeout: 300 });
+      await publisher.publish('outage', 'before');
+      await kill(server);
+      const started = Date.now();
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 50 }, (_, n) => publisher.publish('outage', n)),
       );
-      // One EVALSHA per publish (HMGET, EXISTS, XADD, HSET, PUBLISH run inside
-      // it); followers in step with the wake-ups read nothing.
-      expect(calls.get('evalsha')).toBe(40);
-      expect(calls.get('xrange') ?? 0).toBe(0);
-      calls.delete('info');
-      calls.delete('config|resetstat');
-      const total = [...calls.values()].reduce((sum, n) => sum + n, 0);
-      expect(total / 40).toBeLessThanOrEqual(6);
-    } finally {
-      await control.close();
-    }
+      // Bounded by readyTimeout (300 ms); the generous margin only guards a loaded machine.
+      expect(Date.now() - started).toBeLessThan(5000);
+      for (const outcome of outcomes) {
+        expect(outcome.status).toBe('rejected');
+        const reason = (outcome as PromiseRejectedResult).reason as unknown;
+        expect(isCometError(reason) && reason.code).toBe('COMET_ERR_BUS_UNAVAILABLE');
+        expect((reason as { status: number }).status).toBe(503);
+      }
+      await start(server, false);
+      await waitFor(() =>
+        publisher.publish('outage', 'after').then(
+          () => true,
+          () => false,
+        ),
+      );
+      await publisher.close();
+      await publisher.close();
+      const closed = await publisher.publish('outage', 'closed').catch((e: unknown) => e);
+      expect(isCometError(closed) && closed.code).toBe('COMET_ERR_BUS_CLOSED');
+    });
+
+    it('one Redis subscription per channel per process, whatever the local listeners', async () => {
+      const server = await newServer();
+      const a = await bus(server);
+      const b = await bus(server);
+      const control = await admin(server);
+      const numsub = async (channel: string) => {
+        const reply = (await control.sendCommand(['PUBSUB', 'NUMSUB', channel])) as unknown[];
+        return Number(reply[1]);
+      };
+      try {
+        const counts = new Array<number>(100).fill(0);
+        const offs = counts.map((_, i) => a.subscribe('fan', () => counts[i]!++));
+        await waitFor(() => a.redisSubscriptionCount() === 1);
+        expect(a.subscriberCount('fan')).toBe(100);
+        expect(await numsub('faults:{fan}:notify')).toBe(1);
+
+        const offB = b.subscribe('fan', () => {});
+        await waitFor(() => b.redisSubscriptionCount() === 1);
+        expect(await numsub('faults:{fan}:notify')).toBe(2);
+
+        await b.publish('fan', 'to all');
+        await waitFor(() => counts.every((c) => c === 1));
+        for (const off of offs.slice(1)) off();
+        expect(await numsub('faults:{fan}:notify')).toBe(2);
+        offs[0]!();
+        offB();
+        expect(a.subscriberCount()).toBe(0);
+        await waitFor(async () => (await numsub('faults:{fan}:notify')) === 0);
+        expect(a.redisSubscriptionCount()).toBe(0);
+      } finally {
+        await control.close();
+      }
+    });
+
+    it('Redis commands per publish do not grow with the number of subscribers', async () => {
+      const server = await newServer();
+      const [a, b] = [await bus(server), await bus(server)];
+      let delivered = 0;
+      for (let i = 0; i < 50; i++) {
+        a.subscribe('cost', () => delivered++);
+        b.subscribe('cost', () => delivered++);
+      }
+      await waitFor(() => a.redisSubscriptionCount() === 1 && b.redisSubscriptionCount() === 1);
+      await a.publish('cost', 'warm-up');
+      await waitFor(() => delivered === 100);
+      const control = await admin(server);
+      try {
+        await control.sendCommand(['CONFIG', 'RESETSTAT']);
+        for (let n = 0; n < 40; n++) await a.publish('cost', n);
+        await waitFor(() => delivered === 100 + 40 * 100);
+        const stats = String(await control.sendCommand(['INFO', 'commandstats']));
+        const calls = new Map(
+          [...stats.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]),
+        );
+        // One EVALSHA per publish (HMGET, EXISTS, XADD, HSET, PUBLISH run inside
+        // it); followers in step with the wake-ups read nothing.
+        expect(calls.get('evalsha')).toBe(40);
+        expect(calls.get('xrange') ?? 0).toBe(0);
+        calls.delete('info');
+        calls.delete('config|resetstat');
+        const total = [...calls.values()].reduce((sum, n) => sum + n, 0);
+        expect(total / 40).toBeLessThanOrEqual(6);
+      } finally {
+        await control.close();
+      }
+    });
   });
 });
