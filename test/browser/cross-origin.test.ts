@@ -7,29 +7,26 @@
  * reports `fallback … failed`, never `open`), the iframe gets a 403, and JSONP —
  * which no allow-list can check — still delivers.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
 import type { CorsOptions } from '../../index.js';
 import {
+  createBrowserSession,
   describeBrowser,
-  launchChromium,
+  expectExactly,
   type PageRecord,
   record,
   startClient,
-  waitForMessages,
 } from './harness.js';
-import { head, publish, type Running, startDemoApp, startPageServer } from './servers.js';
+import { head, publish, startDemoApp, startPageServer } from './servers.js';
 
-let browser: Browser | undefined;
-const running: Running[] = [];
+const chromium = createBrowserSession();
 
 /** The page server and the demo app on two ports; `cors` gets the page's origin. */
 async function twoOrigins(cors: (pageOrigin: string) => CorsOptions | undefined) {
-  const pages = await startPageServer();
-  running.push(pages);
+  const pages = chromium.stopAfterTest(await startPageServer());
   const options = cors(pages.base);
-  const demo = await startDemoApp(options ? { cors: options } : {});
-  running.push(demo);
+  const demo = chromium.stopAfterTest(await startDemoApp(options ? { cors: options } : {}));
   return { pageBase: pages.base, demo: demo.base };
 }
 
@@ -40,7 +37,7 @@ async function follow(
   room: string,
   transports?: readonly string[],
 ): Promise<Page> {
-  const page = await browser!.newPage();
+  const page = await chromium.browser.newPage();
   await startClient(page, pageBase, `${demo}/rooms/${room}/live`, {
     ...(transports ? { transports } : {}),
     longpollUrl: `${demo}/rooms/${room}/messages`,
@@ -52,32 +49,14 @@ async function follow(
   return page;
 }
 
-async function expectAll(page: Page, ids: string[]): Promise<PageRecord> {
-  await waitForMessages(page, ids.length);
-  await new Promise((r) => setTimeout(r, 300));
-  const seen = await record(page);
-  expect(seen.received.map((m) => m.id)).toEqual(ids);
-  return seen;
-}
-
 const fake = { id: 'zz-999', channel: 'x', data: 'forged' };
 const opens = (seen: PageRecord) => seen.statuses.filter((s) => s.kind === 'open');
 
-describeBrowser('cross-origin: a page on one port follows the demo on another', () => {
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  afterEach(async () => {
-    for (const server of running.splice(0).reverse()) await server.stop();
-  });
-
+describeBrowser('cross-origin: a page on one port follows the demo on another', chromium, () => {
   it('JSONP: no CORS at all (same-origin-only server), 30 messages once, in order', async () => {
     const { pageBase, demo } = await twoOrigins(() => undefined);
     const page = await follow(pageBase, demo, 'xo-jsonp', ['jsonp']);
-    const seen = await expectAll(page, await publish(demo, 'xo-jsonp', 30));
+    const seen = await expectExactly(page, await publish(demo, 'xo-jsonp', 30));
     expect(opens(seen)).toEqual([{ kind: 'open', transport: 'jsonp' }]);
     await page.close();
   });
@@ -85,7 +64,7 @@ describeBrowser('cross-origin: a page on one port follows the demo on another', 
   it('iframe: the postMessage form, addressed to the page origin', async () => {
     const { pageBase, demo } = await twoOrigins((origin) => ({ origins: [origin] }));
     const followed = await follow(pageBase, demo, 'xo-iframe', ['iframe']);
-    const seen = await expectAll(followed, await publish(demo, 'xo-iframe', 30));
+    const seen = await expectExactly(followed, await publish(demo, 'xo-iframe', 30));
     expect(opens(seen)).toEqual([{ kind: 'open', transport: 'iframe' }]);
     // The one frame asked for the postMessage form, naming the page's origin.
     const src = await followed.evaluate<string>('document.querySelector("iframe")?.src ?? ""');
@@ -103,7 +82,7 @@ describeBrowser('cross-origin: a page on one port follows the demo on another', 
     it(`CORS ${transport}: allowed origin, 30 messages once, in order`, async () => {
       const { pageBase, demo } = await twoOrigins((origin) => ({ origins: [origin] }));
       const page = await follow(pageBase, demo, `xo-${transport}`, [transport]);
-      const seen = await expectAll(page, await publish(demo, `xo-${transport}`, 30));
+      const seen = await expectExactly(page, await publish(demo, `xo-${transport}`, 30));
       expect(opens(seen)).toEqual([{ kind: 'open', transport }]);
       await page.close();
     });
@@ -112,23 +91,13 @@ describeBrowser('cross-origin: a page on one port follows the demo on another', 
   it('auto with an allowed origin lands on WebSocket', async () => {
     const { pageBase, demo } = await twoOrigins((origin) => ({ origins: [origin] }));
     const page = await follow(pageBase, demo, 'xo-auto');
-    const seen = await expectAll(page, await publish(demo, 'xo-auto', 20));
+    const seen = await expectExactly(page, await publish(demo, 'xo-auto', 20));
     expect(opens(seen)).toEqual([{ kind: 'open', transport: 'websocket' }]);
     await page.close();
   });
 });
 
-describeBrowser('cross-origin: the page origin is not on the allow-list', () => {
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  afterEach(async () => {
-    for (const server of running.splice(0).reverse()) await server.stop();
-  });
-
+describeBrowser('cross-origin: the page origin is not on the allow-list', chromium, () => {
   const elsewhere = () => ({ origins: ['http://elsewhere.example'] });
 
   it('CORS reads are blocked: the client never opens and reports each failure', async () => {
@@ -155,7 +124,7 @@ describeBrowser('cross-origin: the page origin is not on the allow-list', () => 
 
   it('the iframe gets a 403 and delivers nothing', async () => {
     const { pageBase, demo } = await twoOrigins(elsewhere);
-    const page = await browser!.newPage();
+    const page = await chromium.browser.newPage();
     const statuses: number[] = [];
     page.on('response', (r) => {
       if (r.url().includes('transport=iframe')) statuses.push(r.status());
@@ -179,7 +148,7 @@ describeBrowser('cross-origin: the page origin is not on the allow-list', () => 
     const { pageBase, demo } = await twoOrigins(elsewhere);
     const page = await follow(pageBase, demo, 'no-cors-auto');
     await page.waitForFunction('window.statuses.some((s) => s.kind === "open")');
-    const seen = await expectAll(page, await publish(demo, 'no-cors-auto', 20));
+    const seen = await expectExactly(page, await publish(demo, 'no-cors-auto', 20));
     expect(opens(seen)).toEqual([{ kind: 'open', transport: 'jsonp' }]);
     const fallbacks = seen.statuses.filter((s) => s.kind === 'fallback');
     expect(fallbacks.map((s) => (s as unknown as { from: string }).from)).toEqual([

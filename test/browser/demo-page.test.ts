@@ -9,22 +9,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Koa from 'koa';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { closeServer, describeBrowser, launchChromium, listen } from './harness.js';
-import { type Running, startDemoApp } from './servers.js';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { closeServer, createBrowserSession, describeBrowser, listen } from './harness.js';
+import { startDemoApp } from './servers.js';
 
 const TRANSPORTS = ['websocket', 'sse', 'ndjson', 'longpoll', 'jsonp', 'iframe'] as const;
 const pageFile = fileURLToPath(new URL('../../examples/chat/public/index.html', import.meta.url));
 
-let browser: Browser | undefined;
-const running: Running[] = [];
+const chromium = createBrowserSession();
 
 /** The demo app as `npm start` configures it (CORS from any origin, no credentials). */
 async function demo(): Promise<string> {
   const app = await startDemoApp({ cors: { origins: ['*'] } });
-  running.push(app);
-  return app.base;
+  return chromium.stopAfterTest(app).base;
 }
 
 /** A plain static server on another port serving only the demo page file at `/demo`. */
@@ -36,7 +34,7 @@ async function otherPort(): Promise<string> {
     ctx.body = readFileSync(pageFile);
   });
   const { server, base } = await listen(app);
-  running.push({ base, stop: () => closeServer(server) });
+  chromium.stopAfterTest({ stop: () => closeServer(server) });
   return base;
 }
 
@@ -56,7 +54,7 @@ function wireLog(page: Page): Set<string> {
 }
 
 async function open(url: string, wire?: (page: Page) => void): Promise<Page> {
-  const page = await browser!.newPage({ viewport: { width: 1280, height: 900 } });
+  const page = await chromium.browser.newPage({ viewport: { width: 1280, height: 900 } });
   wire?.(page);
   await page.goto(url);
   await page.waitForFunction('window.demoReady === true');
@@ -82,17 +80,7 @@ async function waitForColumns(page: Page, names: readonly string[], count: numbe
   await page.waitForFunction(check, undefined, { timeout: 20_000 });
 }
 
-describeBrowser('the demo page', () => {
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  afterEach(async () => {
-    for (const server of running.splice(0).reverse()) await server.stop();
-  });
-
+describeBrowser('the demo page', chromium, () => {
   it('shows published messages in the log and in every transport column; screenshot', async () => {
     const base = await demo();
     let wire = new Set<string>();

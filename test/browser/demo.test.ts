@@ -3,104 +3,52 @@
  * each batch transport forced in turn and "auto" (which falls past transports the
  * server does not offer yet), gaps, refusals and seven tabs sharing one connection.
  */
-import type { Server } from 'node:http';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { createChatApp, Rooms } from '../../examples/chat/app.js';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
+import { Rooms } from '../../examples/chat/app.js';
 import { comet, createMemoryBus, type MemoryBusOptions } from '../../index.js';
 import { serveClient } from '../../middleware/client-assets.js';
 import {
+  createBrowserSession,
   describeBrowser,
-  launchChromium,
+  expectExactly as expectIds,
   listen,
   record,
   startClient,
   testPageRoute,
-  waitForMessages,
 } from './harness.js';
+import { head, publish, startDemoApp } from './servers.js';
 
-let browser: Browser | undefined;
-let stop: (() => Promise<void>) | undefined;
+const chromium = createBrowserSession();
 
-/** Runs the demo app with the client bundles and the test page mounted. */
+/** Runs the demo app (its comet middleware serves the client bundles) with the test page. */
 async function startDemo(busOptions: MemoryBusOptions = {}) {
-  const bus = createMemoryBus(busOptions);
-  const { app, push } = createChatApp({ bus });
-  app.use(serveClient());
-  app.use(testPageRoute());
-  const { server, base } = await listen(app);
-  push.attach(server, app);
-  stop = async () => {
-    await push.close();
-    await bus.close();
-  };
-  return { base, bus, push, server };
-}
-
-/** The room's head cursor, from the poll route: where "from now" starts. */
-async function head(base: string, room: string): Promise<string> {
-  const res = await fetch(`${base}/rooms/${room}/unread`);
-  return ((await res.json()) as { cursor: string }).cursor;
-}
-
-/** Publishes `count` messages through the demo's POST route; returns their ids in order. */
-async function publish(base: string, room: string, count: number, from = 1): Promise<string[]> {
-  const ids: string[] = [];
-  for (let n = from; n < from + count; n += 1) {
-    const res = await fetch(`${base}/rooms/${room}/messages`, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ n }),
-    });
-    ids.push(((await res.json()) as { id: string }).id);
-  }
-  return ids;
+  return chromium.stopAfterTest(await startDemoApp({ bus: createMemoryBus(busOptions) }));
 }
 
 const settle = () => new Promise((r) => setTimeout(r, 300));
 const fastRetry = { initialDelayMs: 50, maxDelayMs: 500 };
 
+/** Exactly `ids`, in order, carrying n = 1, 2, … as {@link publish} sent them. */
 async function expectExactly(page: Page, ids: string[]): Promise<void> {
-  await waitForMessages(page, ids.length);
-  await settle();
-  const seen = await record(page);
-  expect(seen.received.map((m) => m.id)).toEqual(ids);
+  const seen = await expectIds(page, ids);
   expect(seen.received.map((m) => (m.data as { n: number }).n)).toEqual(ids.map((_, i) => i + 1));
 }
 
-describeBrowser('browser client against the demo app', () => {
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  afterEach(async () => {
-    await stop?.();
-    stop = undefined;
-  });
-
-  for (const transport of ['longpoll', 'jsonp'] as const) {
-    it(`${transport} forced: 200 messages exactly once, in order`, async () => {
+describeBrowser('browser client against the demo app', chromium, () => {
+  const forced = [
+    ...(['longpoll', 'jsonp'] as const).map((transport) => ({ transport, route: 'messages' })),
+    ...(['websocket', 'sse', 'ndjson', 'iframe'] as const).map((transport) => ({
+      transport,
+      route: 'live',
+    })),
+  ];
+  for (const { transport, route } of forced) {
+    const where = route === 'live' ? ' on the @stream route' : '';
+    it(`${transport} forced${where}: 200 messages exactly once, in order`, async () => {
       const { base } = await startDemo();
-      const page = await browser!.newPage();
-      await startClient(page, base, `/rooms/${transport}/messages`, {
-        transports: [transport],
-        cursor: await head(base, transport),
-        shareAcrossTabs: false,
-      });
-      await expectExactly(page, await publish(base, transport, 200));
-      const seen = await record(page);
-      expect(seen.statuses).toContainEqual({ kind: 'open', transport });
-      await page.close();
-    });
-  }
-
-  for (const transport of ['websocket', 'sse', 'ndjson', 'iframe'] as const) {
-    it(`${transport} forced on the @stream route: 200 messages exactly once, in order`, async () => {
-      const { base } = await startDemo();
-      const page = await browser!.newPage();
-      await startClient(page, base, `/rooms/${transport}/live`, {
+      const page = await chromium.browser.newPage();
+      await startClient(page, base, `/rooms/${transport}/${route}`, {
         transports: [transport],
         cursor: await head(base, transport),
         shareAcrossTabs: false,
@@ -115,7 +63,7 @@ describeBrowser('browser client against the demo app', () => {
 
   it('auto: lands on WebSocket and delivers 200 messages once', async () => {
     const { base } = await startDemo();
-    const page = await browser!.newPage();
+    const page = await chromium.browser.newPage();
     await startClient(page, base, '/rooms/auto/live', {
       longpollUrl: '/rooms/auto/messages',
       cursor: await head(base, 'auto'),
@@ -133,7 +81,7 @@ describeBrowser('browser client against the demo app', () => {
   it('seven tabs share one connection, and a new leader resumes when the first leaves', async () => {
     const { base, push } = await startDemo();
     const cursor = await head(base, 'tabs');
-    const context = await browser!.newContext();
+    const context = await chromium.browser.newContext();
     const pages: Page[] = [];
     for (let i = 0; i < 7; i += 1) {
       const page = await context.newPage();
@@ -166,7 +114,7 @@ describeBrowser('browser client against the demo app', () => {
 
   it('a cursor from another epoch calls onReset, then delivers what follows', async () => {
     const { base } = await startDemo({ epoch: 'new' });
-    const page = await browser!.newPage();
+    const page = await chromium.browser.newPage();
     await startClient(page, base, '/rooms/gap/messages', {
       transports: ['longpoll'],
       cursor: 'old-1',
@@ -180,18 +128,7 @@ describeBrowser('browser client against the demo app', () => {
   });
 });
 
-describeBrowser('browser client and refusals', () => {
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  afterEach(async () => {
-    await stop?.();
-    stop = undefined;
-  });
-
+describeBrowser('browser client and refusals', chromium, () => {
   it('a 403 stops the client and is never bypassed by a fallback', async () => {
     const bus = createMemoryBus();
     const app = new (await import('koa')).default();
@@ -200,12 +137,14 @@ describeBrowser('browser client and refusals', () => {
     app.use(testPageRoute());
     app.use(push);
     const { server, base } = await listen(app);
-    push.attach(server as Server, app);
-    stop = async () => {
-      await push.close();
-      await bus.close();
-    };
-    const page = await browser!.newPage();
+    push.attach(server, app);
+    chromium.stopAfterTest({
+      async stop() {
+        await push.close();
+        await bus.close();
+      },
+    });
+    const page = await chromium.browser.newPage();
     // JSONP cannot read a status: the client's probe must find the 403 itself.
     await startClient(page, base, '/rooms/x/messages', {
       transports: ['jsonp', 'longpoll'],

@@ -5,39 +5,30 @@
  * buffers response bodies (streams never deliver, long-polls arrive whole) makes it
  * step down to long-poll. A 403 never falls back: see demo.test.ts.
  */
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
 import {
+  createBrowserSession,
   describeBrowser,
-  launchChromium,
+  expectBufferingStepDown,
+  expectExactly,
+  expectUpgradeRefusedToSse,
   type PageRecord,
-  record,
   startClient,
-  waitForMessages,
 } from './harness.js';
-import {
-  head,
-  type ProxyMode,
-  publish,
-  type Running,
-  startDemoApp,
-  startProxy,
-} from './servers.js';
+import { head, type ProxyMode, publish, startDemoApp, startProxy } from './servers.js';
 
-let browser: Browser | undefined;
-const running: Running[] = [];
+const chromium = createBrowserSession();
 
 /** The demo app behind a proxy; returns the proxy's base (where the page lives) and the demo's. */
 async function behindProxy(mode: ProxyMode) {
-  const demo = await startDemoApp();
-  running.push(demo);
-  const proxy = await startProxy(demo.base, mode);
-  running.push(proxy);
+  const demo = chromium.stopAfterTest(await startDemoApp());
+  const proxy = chromium.stopAfterTest(await startProxy(demo.base, mode));
   return { base: proxy.base, direct: demo.base };
 }
 
 async function followAuto(base: string, direct: string, room: string): Promise<Page> {
-  const page = await browser!.newPage();
+  const page = await chromium.browser.newPage();
   await startClient(page, base, `/rooms/${room}/live`, {
     longpollUrl: `/rooms/${room}/messages`,
     cursor: await head(direct, room),
@@ -60,25 +51,12 @@ async function trickle(base: string, room: string, count: number): Promise<strin
 }
 
 async function expectAll(page: Page, ids: string[]): Promise<PageRecord> {
-  await waitForMessages(page, ids.length, 30_000);
-  await new Promise((r) => setTimeout(r, 300));
-  const seen = await record(page);
-  expect(seen.received.map((m) => m.id)).toEqual(ids);
+  const seen = await expectExactly(page, ids, 30_000);
   expect(seen.received.map((m) => (m.data as { n: number }).n)).toEqual(ids.map((_, i) => i + 1));
   return seen;
 }
 
-describeBrowser('fallback against the real demo app', () => {
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  afterEach(async () => {
-    for (const server of running.splice(0).reverse()) await server.stop();
-  });
-
+describeBrowser('fallback against the real demo app', chromium, () => {
   it('the proxy passes upgrades: auto stays on WebSocket (the control case)', async () => {
     const { base, direct } = await behindProxy({});
     const page = await followAuto(base, direct, 'fb-control');
@@ -94,16 +72,7 @@ describeBrowser('fallback against the real demo app', () => {
     const { base, direct } = await behindProxy({ refuseUpgrades: true });
     const page = await followAuto(base, direct, 'fb-upgrade');
     await page.waitForFunction('window.statuses.some((s) => s.kind === "open")');
-    const seen = await expectAll(page, await publish(direct, 'fb-upgrade', 50));
-    expect(seen.statuses).toContainEqual({
-      kind: 'fallback',
-      from: 'websocket',
-      to: 'sse',
-      reason: 'failed',
-    });
-    expect(seen.statuses.filter((s) => s.kind === 'open')).toEqual([
-      { kind: 'open', transport: 'sse' },
-    ]);
+    expectUpgradeRefusedToSse(await expectAll(page, await publish(direct, 'fb-upgrade', 50)));
     await page.close();
   });
 
@@ -112,14 +81,7 @@ describeBrowser('fallback against the real demo app', () => {
     const page = await followAuto(base, direct, 'fb-buffer');
     await page.waitForFunction('window.statuses.some((s) => s.kind === "open")');
     const seen = await expectAll(page, await trickle(direct, 'fb-buffer', 40));
-    expect(seen.statuses).toContainEqual({ kind: 'open', transport: 'sse' });
-    expect(seen.statuses).toContainEqual({
-      kind: 'fallback',
-      from: 'sse',
-      to: 'longpoll',
-      reason: 'buffering',
-    });
-    expect(seen.statuses.at(-1)).toMatchObject({ transport: 'longpoll' });
+    expectBufferingStepDown(seen);
     // Long-poll answers end, so the buffering proxy passes them whole: it stays there.
     const more = await publish(direct, 'fb-buffer', 10, 41);
     await expectAll(page, [...seen.received.map((m) => m.id), ...more]);

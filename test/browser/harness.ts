@@ -11,7 +11,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { describe, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildClient } from '../../client/build.js';
 
 /** Where Debian's `apt-get install chromium` puts the browser. */
@@ -28,13 +28,72 @@ const chromiumArgs = [
   '--disable-sync',
 ];
 
+/** Something a test started and must stop after it (a server, an app and its bus). */
+export interface Stoppable {
+  stop(): Promise<void>;
+}
+
+/**
+ * What a file's browser suites share: one Chromium per suite, and the servers each
+ * test started. Create one per file; {@link describeBrowser} drives it.
+ */
+export interface BrowserSession {
+  /** The suite's Chromium; throws outside a {@link describeBrowser} suite's tests. */
+  readonly browser: Browser;
+  /** Has `server` stopped after the current test, after those started later; returns it. */
+  stopAfterTest<T extends Stoppable>(server: T): T;
+}
+
+/** A {@link BrowserSession} plus the hooks {@link describeBrowser} registers. */
+interface SessionHooks extends BrowserSession {
+  launch(): Promise<void>;
+  stopAll(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A fresh {@link BrowserSession} for a test file's browser suites. */
+export function createBrowserSession(): BrowserSession {
+  let launched: Browser | undefined;
+  const started: Stoppable[] = [];
+  const session: SessionHooks = {
+    get browser() {
+      if (launched === undefined) throw new Error('Chromium runs only inside describeBrowser');
+      return launched;
+    },
+    stopAfterTest(server) {
+      started.push(server);
+      return server;
+    },
+    async launch() {
+      launched = await launchChromium();
+    },
+    async stopAll() {
+      for (const server of started.splice(0).reverse()) await server.stop();
+    },
+    async close() {
+      await launched?.close();
+      launched = undefined;
+    },
+  };
+  return session;
+}
+
 /**
  * `describe` for a browser suite: runs it when Chromium is installed; otherwise fails
- * under CI and skips with a loud warning elsewhere.
+ * under CI and skips with a loud warning elsewhere. Inside, `session` launches Chromium
+ * before the suite's tests and closes it after them, and stops what each test handed
+ * to {@link BrowserSession.stopAfterTest}.
  */
-export function describeBrowser(name: string, suite: () => void): void {
+export function describeBrowser(name: string, session: BrowserSession, suite: () => void): void {
+  const hooks = session as SessionHooks;
+  const withHooks = () => {
+    beforeAll(() => hooks.launch());
+    afterAll(() => hooks.close());
+    afterEach(() => hooks.stopAll());
+    suite();
+  };
   if (existsSync(chromiumPath)) {
-    describe(name, suite);
+    describe(name, withHooks);
   } else if (process.env.CI === 'true') {
     describe(name, () => {
       it('needs Chromium', () => {
@@ -46,7 +105,7 @@ export function describeBrowser(name: string, suite: () => void): void {
       `\n!!! ${name}: SKIPPED — Chromium not found at ${chromiumPath}.\n` +
         '!!! Install it with `apt-get install -y chromium`; under CI=true this fails.\n',
     );
-    describe.skip(name, suite);
+    describe.skip(name, withHooks);
   }
 }
 
@@ -140,4 +199,45 @@ export async function waitForMessages(
   await page.waitForFunction(`window.received.length >= ${count}`, undefined, {
     timeout: timeoutMs,
   });
+}
+
+/**
+ * Waits for `ids.length` messages, leaves room for a late duplicate to show up, then
+ * expects exactly `ids`, in order; resolves with what the page recorded.
+ */
+export async function expectExactly(
+  page: Page,
+  ids: readonly string[],
+  timeoutMs?: number,
+): Promise<PageRecord> {
+  await waitForMessages(page, ids.length, timeoutMs);
+  await new Promise((r) => setTimeout(r, 300));
+  const seen = await record(page);
+  expect(seen.received.map((m) => m.id)).toEqual(ids);
+  return seen;
+}
+
+/** Expects `seen` to have opened SSE, found it buffered and stepped down to long-poll. */
+export function expectBufferingStepDown(seen: PageRecord): void {
+  expect(seen.statuses).toContainEqual({ kind: 'open', transport: 'sse' });
+  expect(seen.statuses).toContainEqual({
+    kind: 'fallback',
+    from: 'sse',
+    to: 'longpoll',
+    reason: 'buffering',
+  });
+  expect(seen.statuses.at(-1)).toMatchObject({ transport: 'longpoll' });
+}
+
+/** Expects `seen` to have fallen from a failed WebSocket to SSE, its only open transport. */
+export function expectUpgradeRefusedToSse(seen: PageRecord): void {
+  expect(seen.statuses).toContainEqual({
+    kind: 'fallback',
+    from: 'websocket',
+    to: 'sse',
+    reason: 'failed',
+  });
+  expect(seen.statuses.filter((s) => s.kind === 'open')).toEqual([
+    { kind: 'open', transport: 'sse' },
+  ]);
 }

@@ -13,13 +13,13 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import type { Browser, Page } from 'playwright-core';
-import { createClient } from 'redis';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
+import { afterEach, expect, it } from 'vitest';
 import { createRedisBus } from '../../index.js';
+import { deleteRedisKeys, redisAnswers, redisUrl, withRedis } from '../helpers/redis.js';
 import {
+  createBrowserSession,
   describeBrowser,
-  launchChromium,
   record,
   startClient,
   waitForMessages,
@@ -34,42 +34,9 @@ import {
   startPageServer,
 } from './servers.js';
 
-const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-async function redisAnswers(): Promise<boolean> {
-  const probe = createClient({
-    url: redisUrl,
-    socket: { connectTimeout: 1000, reconnectStrategy: false },
-  });
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.ping();
-    await probe.close();
-    return true;
-  } catch {
-    if (probe.isOpen) probe.destroy();
-    return false;
-  }
-}
-
-/** Deletes the keys of one unique room from the shared Redis. */
-async function deleteRoomKeys(room: string): Promise<void> {
-  const admin = createClient({ url: redisUrl });
-  admin.on('error', () => {});
-  await admin.connect();
-  try {
-    for await (const keys of admin.scanIterator({ MATCH: `*${room}*`, COUNT: 500 })) {
-      if (keys.length > 0) await admin.del(keys);
-    }
-  } finally {
-    await admin.close();
-  }
-}
-
 const reachable = await redisAnswers();
 
-let browser: Browser | undefined;
+const chromium = createBrowserSession();
 let pages: Running | undefined;
 let child: ChildProcess | undefined;
 
@@ -79,7 +46,7 @@ async function setUp(room: string, env: Record<string, string>) {
   const port = await freePort();
   child = await startDemoChild(port, env);
   const demo = `http://127.0.0.1:${port}`;
-  const page = await browser!.newPage();
+  const page = await chromium.browser.newPage();
   await startClient(page, pages.base, `${demo}/rooms/${room}/live`, {
     longpollUrl: `${demo}/rooms/${room}/messages`,
     cursor: await head(demo, room),
@@ -94,13 +61,7 @@ async function ids(page: Page): Promise<string[]> {
   return (await record(page)).received.map((m) => m.id);
 }
 
-describeBrowser('restart of the demo server process', () => {
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
+describeBrowser('restart of the demo server process', chromium, () => {
   afterEach(async () => {
     await killChild(child);
     child = undefined;
@@ -128,17 +89,7 @@ describeBrowser('restart of the demo server process', () => {
     await page.close();
   });
 
-  if (!reachable && process.env.CI === 'true') {
-    it(`Redis bus: needs Redis at ${redisUrl} under CI`, () => {
-      expect.fail(`Redis at ${redisUrl} is not answering; CI must run the Redis restart test`);
-    });
-  } else if (!reachable) {
-    console.warn(
-      `\n\n*** SKIPPING the Redis restart browser test: no Redis at ${redisUrl}. ***\n` +
-        '*** Start one (see TOOLCHAIN.md) or set REDIS_URL; under CI=true this fails. ***\n\n',
-    );
-    it.skip(`Redis bus: restart misses nothing (needs Redis at ${redisUrl})`, () => {});
-  } else {
+  withRedis(reachable, 'the Redis restart browser test', () => {
     it('Redis bus: killed and restarted mid-sequence, the page misses nothing', async () => {
       const room = `restart-redis-${randomBytes(4).toString('hex')}`;
       const direct = createRedisBus({ url: redisUrl });
@@ -166,8 +117,9 @@ describeBrowser('restart of the demo server process', () => {
         await page.close();
       } finally {
         await direct.close();
-        await deleteRoomKeys(room);
+        // This room's keys only: the Redis is shared.
+        await deleteRedisKeys(`*${room}*`);
       }
     });
-  }
+  });
 });

@@ -13,6 +13,7 @@ import Koa from 'koa';
 import { createChatApp } from '../../examples/chat/app.js';
 import { type Bus, type CorsOptions, createMemoryBus } from '../../index.js';
 import { serveClient } from '../../middleware/client-assets.js';
+import type { CometMiddleware } from '../../middleware/comet.js';
 import { closeServer, listen, testPageRoute } from './harness.js';
 
 /** A running server and how to stop it. */
@@ -24,7 +25,7 @@ export interface Running {
 /** The demo app (`createChatApp`) on 127.0.0.1, port 0, with the test page mounted. */
 export async function startDemoApp(
   options: { bus?: Bus; cors?: CorsOptions } = {},
-): Promise<Running & { server: Server }> {
+): Promise<Running & { server: Server; push: CometMiddleware }> {
   const bus = options.bus ?? createMemoryBus();
   const { app, push } = createChatApp({ bus, ...(options.cors ? { cors: options.cors } : {}) });
   app.use(testPageRoute());
@@ -33,6 +34,7 @@ export async function startDemoApp(
   return {
     base,
     server,
+    push,
     async stop() {
       await push.close();
       await bus.close();
@@ -41,12 +43,20 @@ export async function startDemoApp(
 }
 
 /** A page server on its own port: the test page and the client bundles, nothing else. */
-export async function startPageServer(): Promise<Running> {
+export function startPageServer(): Promise<Running> {
+  return startTestApp();
+}
+
+/** The test page, the client bundles and then `routes`, on 127.0.0.1 port 0. */
+export async function startTestApp(
+  ...routes: Koa.Middleware[]
+): Promise<Running & { server: Server }> {
   const app = new Koa();
   app.use(serveClient());
   app.use(testPageRoute());
+  for (const route of routes) app.use(route);
   const { server, base } = await listen(app);
-  return { base, stop: () => closeServer(server) };
+  return { base, server, stop: () => closeServer(server) };
 }
 
 /** What the test proxy does to traffic. */

@@ -4,37 +4,27 @@
  * buffering proxy makes "auto" step down to long-poll, and a refused WebSocket
  * upgrade makes it land on SSE.
  */
-import type { Server } from 'node:http';
-import Koa from 'koa';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
-import { serveClient } from '../../middleware/client-assets.js';
+import type { Page } from 'playwright-core';
+import { expect, it } from 'vitest';
 import { attachWebSocket, createRoom, type StreamBehaviour } from './fake-room.js';
 import {
-  closeServer,
+  createBrowserSession,
   describeBrowser,
-  launchChromium,
-  listen,
-  record,
+  expectBufferingStepDown,
+  expectExactly,
+  expectUpgradeRefusedToSse,
   startClient,
-  testPageRoute,
   waitForMessages,
 } from './harness.js';
+import { startTestApp } from './servers.js';
 
-let browser: Browser | undefined;
-let server: Server | undefined;
+const chromium = createBrowserSession();
 
 async function startRoom(stream: StreamBehaviour, websocket = false) {
   const room = createRoom(0, stream);
-  const app = new Koa();
-  app.use(serveClient());
-  app.use(testPageRoute());
-  app.use(room.route);
-  app.use(room.live);
-  const listening = await listen(app);
-  server = listening.server;
+  const { base, server } = chromium.stopAfterTest(await startTestApp(room.route, room.live));
   if (websocket) attachWebSocket(server, room, stream);
-  return { ...room, base: listening.base };
+  return { ...room, base };
 }
 
 async function publishAll(publish: (data: unknown) => void, from: number, to: number) {
@@ -44,12 +34,11 @@ async function publishAll(publish: (data: unknown) => void, from: number, to: nu
   }
 }
 
-async function expectTwenty(page: Page) {
-  await waitForMessages(page, 20);
-  await new Promise((r) => setTimeout(r, 300));
-  const seen = await record(page);
-  expect(seen.received.map((m) => m.id)).toEqual(Array.from({ length: 20 }, (_, i) => `${i + 1}`));
-  return seen;
+function expectTwenty(page: Page) {
+  return expectExactly(
+    page,
+    Array.from({ length: 20 }, (_, i) => `${i + 1}`),
+  );
 }
 
 const common = {
@@ -60,23 +49,12 @@ const common = {
   backoff: { initialDelayMs: 50, maxDelayMs: 300 },
 };
 
-describeBrowser('browser client streams and fallbacks (fake room)', () => {
-  beforeAll(async () => {
-    browser = await launchChromium();
-  });
-  afterAll(async () => {
-    await browser?.close();
-  });
-  afterEach(async () => {
-    await closeServer(server);
-    server = undefined;
-  });
-
+describeBrowser('browser client streams and fallbacks (fake room)', chromium, () => {
   for (const transport of ['websocket', 'sse', 'ndjson', 'iframe'] as const) {
     it(`${transport}: resumes after each stream ends and drops the replayed message`, async () => {
       const room = await startRoom({ endAfter: 7 }, transport === 'websocket');
       for (let n = 1; n <= 5; n += 1) room.publish({ n });
-      const page = await browser!.newPage();
+      const page = await chromium.browser.newPage();
       await startClient(page, room.base, '/rooms/lobby/live', {
         ...common,
         transports: [transport],
@@ -95,7 +73,7 @@ describeBrowser('browser client streams and fallbacks (fake room)', () => {
   it('auto steps down to long-poll behind a buffering proxy', async () => {
     const room = await startRoom({ buffered: true });
     for (let n = 1; n <= 5; n += 1) room.publish({ n });
-    const page = await browser!.newPage();
+    const page = await chromium.browser.newPage();
     await startClient(page, room.base, '/rooms/lobby/live', {
       ...common,
       transports: ['sse', 'ndjson', 'longpoll', 'jsonp'],
@@ -103,15 +81,7 @@ describeBrowser('browser client streams and fallbacks (fake room)', () => {
     });
     await waitForMessages(page, 5);
     await publishAll(room.publish, 6, 20);
-    const seen = await expectTwenty(page);
-    expect(seen.statuses).toContainEqual({ kind: 'open', transport: 'sse' });
-    expect(seen.statuses).toContainEqual({
-      kind: 'fallback',
-      from: 'sse',
-      to: 'longpoll',
-      reason: 'buffering',
-    });
-    expect(seen.statuses.at(-1)).toMatchObject({ transport: 'longpoll' });
+    expectBufferingStepDown(await expectTwenty(page));
     await page.close();
   });
 
@@ -119,20 +89,11 @@ describeBrowser('browser client streams and fallbacks (fake room)', () => {
     // No upgrade listener on the server: Node destroys the socket, the page sees 1006.
     const room = await startRoom({});
     for (let n = 1; n <= 5; n += 1) room.publish({ n });
-    const page = await browser!.newPage();
+    const page = await chromium.browser.newPage();
     await startClient(page, room.base, '/rooms/lobby/live', common);
     await waitForMessages(page, 5);
     await publishAll(room.publish, 6, 20);
-    const seen = await expectTwenty(page);
-    expect(seen.statuses).toContainEqual({
-      kind: 'fallback',
-      from: 'websocket',
-      to: 'sse',
-      reason: 'failed',
-    });
-    expect(seen.statuses.filter((s) => s.kind === 'open')).toEqual([
-      { kind: 'open', transport: 'sse' },
-    ]);
+    expectUpgradeRefusedToSse(await expectTwenty(page));
     await page.close();
   });
 });
