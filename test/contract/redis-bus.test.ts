@@ -11,7 +11,7 @@ import { afterAll, expect } from 'vitest';
 import type { Bus } from '../../lib/bus/bus.js';
 import { createRedisBus, type RedisBus, type RedisBusClient } from '../../lib/bus/redis.js';
 import { deleteRedisKeys, redisAnswers, redisUrl as url, withRedis } from '../helpers/redis.js';
-import { busContract } from './bus-contract.js';
+import { type BusContractSetup, busContract } from './bus-contract.js';
 
 const prefix = `comet-test:${randomBytes(6).toString('hex')}:`;
 
@@ -24,8 +24,8 @@ withRedis(await redisAnswers(), 'the Redis bus contract', () => {
     return bus;
   };
   const limits = new WeakMap<Bus, number>();
-
-  busContract('redis', {
+  /** The contract's setup over `open`; a peer or a reopened bus keeps the creator's limit. */
+  const setup = (open: (historyLimit: number) => Promise<RedisBus>): BusContractSetup => ({
     async create({ historyLimit }) {
       const bus = await open(historyLimit);
       limits.set(bus, historyLimit);
@@ -41,6 +41,8 @@ withRedis(await redisAnswers(), 'the Redis bus contract', () => {
     },
   });
 
+  busContract('redis', setup(open));
+
   // The same contract over injected node-redis clients, used before they are
   // ready: exercises the connect-on-demand path and subscribe-before-ready.
   const injected: RedisBusClient[] = [];
@@ -51,19 +53,7 @@ withRedis(await redisAnswers(), 'the Redis bus contract', () => {
     return createRedisBus({ client, keyPrefix: prefix, maxLen: historyLimit, exactTrim: true });
   };
   busContract('redis (injected client)', {
-    async create({ historyLimit }) {
-      const bus = await openInjected(historyLimit);
-      limits.set(bus, historyLimit);
-      return bus;
-    },
-    async loseHistory(bus) {
-      await bus.close();
-      await deleteRedisKeys(`${prefix}*`);
-      return openInjected(limits.get(bus) ?? 1000);
-    },
-    async peer(bus) {
-      return openInjected(limits.get(bus) ?? 1000);
-    },
+    ...setup(openInjected),
     async cleanup() {
       // The bus leaves an injected client open: it belongs to the caller.
       for (const client of injected.splice(0)) {
