@@ -42,10 +42,16 @@ function profileDir(): string {
   return new URL('results/profiles/', import.meta.url).pathname;
 }
 
-/** The server script for each side and kind; self-check puts raw in both columns. */
+/**
+ * The server script for each side and kind; self-check puts raw in both
+ * columns, --koa-floor puts the bare Koa + @koa/router long-poll server in
+ * the framework column.
+ */
 function target(side: Side, kind: 'longpoll' | 'sse'): Target {
   const raw = kind === 'longpoll' ? 'servers/raw-longpoll.ts' : 'servers/raw-sse.ts';
-  return { side, script: side === 'raw' || opts.selfCheck ? raw : 'servers/comet.ts' };
+  if (side === 'raw' || opts.selfCheck) return { side, script: raw };
+  if (opts.koaFloor && kind === 'longpoll') return { side, script: 'servers/koa-floor.ts' };
+  return { side, script: 'servers/comet.ts' };
 }
 
 /** Runs `fn` for each side (or bus); a failing side is recorded, not fatal. */
@@ -154,7 +160,9 @@ async function main(): Promise<void> {
   const busRows: Row[] = [];
   const notes: string[] = [];
   if (opts.scenarios.includes('redis')) await redisScenario(results, busRows, notes);
-  if (rows.length > 0) console.log(`\n${renderTable(rows)}\n`);
+  const floorColumns = ['raw node:http', 'Koa floor', 'koa/raw'] as const;
+  if (rows.length > 0)
+    console.log(`\n${renderTable(rows, opts.koaFloor ? floorColumns : undefined)}\n`);
   if (busRows.length > 0) {
     const columns = ['memory bus, 1 process', 'Redis bus, 2 processes', 'redis/memory'] as const;
     console.log(`\n${renderTable(busRows, columns)}\n`);

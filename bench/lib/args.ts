@@ -30,6 +30,8 @@ export interface BenchOptions {
   readonly sides: readonly ('raw' | 'comet')[];
   /** Run the raw servers in the framework column too (plumbing check). */
   readonly selfCheck: boolean;
+  /** Run the bare Koa + @koa/router long-poll server in the framework column (Koa's own cost). */
+  readonly koaFloor: boolean;
   /** Write a V8 CPU profile of every server process (bench/results/profiles/). */
   readonly profile: boolean;
 }
@@ -43,6 +45,7 @@ export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [f
   --own-redis           redis: start a private redis-server on a spare port (clean commandstats)
   --sides=raw,comet     which servers to run
   --self-check          use the raw servers in the framework column (harness check)
+  --koa-floor           long-poll scenarios: the bare Koa + @koa/router server in the framework column
   --profile             write each server's V8 CPU profile to bench/results/profiles/
   every flag also reads BENCH_<FLAG> from the environment, e.g. BENCH_HELD_N=5000`;
 
@@ -88,6 +91,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     ownRedis: flag(flags, 'own-redis', 'false') === 'true',
     sides: sides as ('raw' | 'comet')[],
     selfCheck: flag(flags, 'self-check', 'false') === 'true',
+    koaFloor: flag(flags, 'koa-floor', 'false') === 'true',
     profile: flag(flags, 'profile', 'false') === 'true',
   };
 }
