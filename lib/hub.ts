@@ -11,6 +11,7 @@
 import { debuglog } from 'node:util';
 import type { Bus, Message } from './bus/bus.js';
 import { createEnvelopeCache, type EnvelopeCache } from './envelope.js';
+import type { TimerHandle, TimerTarget, TimerWheel } from './timer-wheel.js';
 
 const debug = debuglog('comet:hub');
 
@@ -44,9 +45,35 @@ export interface HubMember {
   shutdown(): void;
 }
 
-interface ChannelEntry {
-  readonly members: Set<HubMember>;
-  readonly unsubscribe: () => void;
+/** Options of {@link Hub}. */
+export interface HubOptions {
+  /** The shared timer (for lingering subscriptions). */
+  readonly timers: TimerWheel;
+  /**
+   * How long a channel's bus subscription outlives its last member, ms.
+   * Long-pollers leave and come back every message; without the linger each
+   * round trip would unsubscribe and subscribe again (a Redis UNSUBSCRIBE /
+   * SUBSCRIBE pair per poll). Default 10,000; 0 releases at once.
+   */
+  readonly linger?: number;
+}
+
+/** One active channel: its members and its bus subscription. */
+class ChannelEntry implements TimerTarget {
+  readonly members = new Set<HubMember>();
+  unsubscribe: () => void = () => {};
+  lingering: TimerHandle | undefined;
+
+  constructor(
+    private readonly hub: Hub,
+    readonly channel: string,
+  ) {}
+
+  /** The linger ran out: release the subscription if still unused. */
+  onTimer(): void {
+    this.lingering = undefined;
+    if (this.members.size === 0) this.hub.release(this);
+  }
 }
 
 /** See the module comment. */
@@ -56,11 +83,15 @@ export class Hub {
   /** The envelope cache shared by every transport of this hub. */
   readonly envelopes: EnvelopeCache;
   readonly #channels = new Map<string, ChannelEntry>();
+  readonly #timers: TimerWheel;
+  readonly #linger: number;
   #closing = false;
 
-  constructor(bus: Bus) {
+  constructor(bus: Bus, options: HubOptions) {
     this.bus = bus;
     this.envelopes = createEnvelopeCache();
+    this.#timers = options.timers;
+    this.#linger = options.linger ?? 10_000;
   }
 
   /** True once {@link Hub.shutdown} started: no new members are accepted. */
@@ -79,7 +110,7 @@ export class Hub {
     return distinct.size;
   }
 
-  /** Channels with a live bus subscription. */
+  /** Channels with a live bus subscription (lingering ones included). */
   get activeChannels(): number {
     return this.#channels.size;
   }
@@ -88,10 +119,13 @@ export class Hub {
   join(channel: string, member: HubMember): void {
     let entry = this.#channels.get(channel);
     if (entry === undefined) {
-      const members = new Set<HubMember>();
-      const unsubscribe = this.bus.subscribe(channel, (message) => this.#fanOut(members, message));
-      entry = { members, unsubscribe };
+      const created = new ChannelEntry(this, channel);
+      created.unsubscribe = this.bus.subscribe(channel, (m) => this.#fanOut(created.members, m));
+      entry = created;
       this.#channels.set(channel, entry);
+    } else if (entry.lingering !== undefined) {
+      this.#timers.remove(entry.lingering);
+      entry.lingering = undefined;
     }
     entry.members.add(member);
   }
@@ -100,10 +134,18 @@ export class Hub {
   leave(channel: string, member: HubMember): void {
     const entry = this.#channels.get(channel);
     if (entry === undefined || !entry.members.delete(member)) return;
-    if (entry.members.size === 0) {
-      this.#channels.delete(channel);
-      entry.unsubscribe();
-    }
+    if (entry.members.size > 0 || entry.lingering !== undefined) return;
+    if (this.#linger > 0 && !this.#closing) entry.lingering = this.#timers.add(this.#linger, entry);
+    else this.release(entry);
+  }
+
+  /** @internal Drops a channel's bus subscription (no members left). */
+  release(entry: ChannelEntry): void {
+    if (this.#channels.get(entry.channel) !== entry) return;
+    if (entry.lingering !== undefined) this.#timers.remove(entry.lingering);
+    entry.lingering = undefined;
+    this.#channels.delete(entry.channel);
+    entry.unsubscribe();
   }
 
   /** Answers or ends every member now (graceful shutdown) and refuses new ones. */
@@ -112,6 +154,9 @@ export class Hub {
     const members = new Set<HubMember>();
     for (const entry of this.#channels.values()) for (const m of entry.members) members.add(m);
     for (const member of members) member.shutdown();
+    // Members answered and left; release what lingers.
+    for (const entry of [...this.#channels.values()])
+      if (entry.members.size === 0) this.release(entry);
   }
 
   #fanOut(members: Set<HubMember>, message: Message): void {

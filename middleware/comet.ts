@@ -44,6 +44,11 @@ export interface CometOptions {
    * source maps) under this prefix; `false` to serve nothing. Default `/comet`.
    */
   client?: false | ServeClientOptions;
+  /**
+   * How long a channel's bus subscription outlives its last held request,
+   * ms (long-pollers come back every message). Default 10,000.
+   */
+  channelLinger?: number;
   /** The shared timer (injected for tests). */
   timers?: TimerWheel;
 }
@@ -81,8 +86,11 @@ export interface CometMiddleware extends Middleware {
  * ```
  */
 export function comet(options: CometOptions): CometMiddleware {
-  const hub = new Hub(options.bus);
   const timers = options.timers ?? createTimerWheel();
+  const hub = new Hub(options.bus, {
+    timers,
+    ...(options.channelLinger !== undefined ? { linger: options.channelLinger } : {}),
+  });
   const cors = createCorsPolicy(options.cors);
   const services: RouteServices = { hub, timers, cors };
   const contexts = new Set<AsyncContext>();

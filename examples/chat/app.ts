@@ -48,6 +48,8 @@ export class Rooms {
 export interface ChatAppOptions {
   bus: Bus;
   cors?: CorsOptions;
+  /** See `CometOptions.channelLinger`. */
+  channelLinger?: number;
 }
 
 /** Builds the demo Koa app and its comet middleware. */
@@ -57,6 +59,7 @@ export function createChatApp(options: ChatAppOptions): { app: Koa; push: CometM
     bus: options.bus,
     controllers: [Rooms],
     ...(options.cors ? { cors: options.cors } : {}),
+    ...(options.channelLinger !== undefined ? { channelLinger: options.channelLinger } : {}),
   });
   const router = new Router();
   router.post('/rooms/:room/messages', async (ctx) => {

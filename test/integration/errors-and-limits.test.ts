@@ -6,9 +6,11 @@ import {
   closeAll,
   expectError,
   getJson,
+  LINGER_MS,
   listen,
   rawExchange,
   startChat,
+  until,
 } from './helpers/server.js';
 
 afterEach(closeAll);
@@ -48,7 +50,12 @@ class Guarded {
 async function startGuarded(authorize?: Authorize) {
   const bus = createMemoryBus();
   const app = new Koa();
-  const push = comet({ bus, controllers: [Guarded], ...(authorize ? { authorize } : {}) });
+  const push = comet({
+    bus,
+    controllers: [Guarded],
+    channelLinger: LINGER_MS,
+    ...(authorize ? { authorize } : {}),
+  });
   app.use(push);
   return listen(app, push, bus);
 }
@@ -222,6 +229,6 @@ describe('routes and refusals', () => {
       headers: { 'X-Token': 'yes' },
     });
     expect(allowed.status).toBe(200);
-    expect(running.bus.subscriberCount()).toBe(0);
+    await until(() => running.bus.subscriberCount() === 0, 1000, 'the linger to end');
   });
 });

@@ -78,10 +78,18 @@ export async function listen(
   return running;
 }
 
+/** The channel linger (ms) of the servers these helpers start. */
+export const LINGER_MS = 50;
+
 /** Starts the demo chat app (examples/chat) with a fresh memory bus. */
 export async function startChat(options: { cors?: CorsOptions; bus?: MemoryBus } = {}) {
   const bus = options.bus ?? createMemoryBus();
-  const { app, push } = createChatApp({ bus, ...(options.cors ? { cors: options.cors } : {}) });
+  // A short linger, so tests see bus subscriptions released without waiting 10 s.
+  const { app, push } = createChatApp({
+    bus,
+    channelLinger: LINGER_MS,
+    ...(options.cors ? { cors: options.cors } : {}),
+  });
   return listen(app, push, bus);
 }
 
