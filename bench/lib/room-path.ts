@@ -1,7 +1,44 @@
 /**
- * Tiny request-line helpers shared by the hand-written raw servers: what a
+ * Tiny request helpers shared by the hand-written raw servers: what a
  * careful raw `node:http` server would do anyway (no URL object per request).
  */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+/** Answers `status` with a JSON `body` and its length. */
+export function send(res: ServerResponse, status: number, body: string | Buffer): void {
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'cache-control': 'no-store, no-transform',
+  });
+  res.end(body);
+}
+
+/**
+ * Reads a JSON publish body (415 / 413 / 400 answered here, as the
+ * framework's routes do); resolves `undefined` when it answered an error.
+ */
+export async function readJsonPost(
+  req: IncomingMessage,
+  res: ServerResponse,
+  limit: number,
+): Promise<{ data: unknown } | undefined> {
+  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
+    send(res, 415, '{"error":{"code":"type"}}');
+    return undefined;
+  }
+  const body = await readBody(req, limit);
+  if (body === undefined) {
+    send(res, 413, '{"error":{"code":"size"}}');
+    return undefined;
+  }
+  try {
+    return { data: JSON.parse(body.toString('utf8')) };
+  } catch {
+    send(res, 400, '{"error":{"code":"json"}}');
+    return undefined;
+  }
+}
 
 /** `/rooms/<room>/<tail>` → room, or undefined when the path has another shape. */
 export function roomOf(path: string, tail: string): string | undefined {
@@ -19,10 +56,7 @@ export function splitUrl(url: string): { path: string; query: URLSearchParams } 
 }
 
 /** Reads a request body up to `limit` bytes; resolves undefined when over the limit. */
-export function readBody(
-  req: import('node:http').IncomingMessage,
-  limit: number,
-): Promise<Buffer | undefined> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

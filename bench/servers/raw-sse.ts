@@ -6,7 +6,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { attachControl } from '../lib/control.js';
-import { readBody, roomOf, splitUrl } from '../lib/room-path.js';
+import { readJsonPost, roomOf, send, splitUrl } from '../lib/room-path.js';
 
 const BODY_LIMIT = 65_536;
 const HEARTBEAT_MS = 25_000;
@@ -29,15 +29,6 @@ function roomFor(name: string): Room {
   return room;
 }
 
-function send(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store, no-transform',
-  });
-  res.end(body);
-}
-
 function live(res: ServerResponse, room: Room): void {
   res.writeHead(200, {
     'content-type': 'text/event-stream',
@@ -50,17 +41,9 @@ function live(res: ServerResponse, room: Room): void {
 }
 
 async function post(req: IncomingMessage, res: ServerResponse, room: Room): Promise<void> {
-  if (!(req.headers['content-type'] ?? '').startsWith('application/json')) {
-    return send(res, 415, '{"error":{"code":"type"}}');
-  }
-  const body = await readBody(req, BODY_LIMIT);
-  if (body === undefined) return send(res, 413, '{"error":{"code":"size"}}');
-  let data: unknown;
-  try {
-    data = JSON.parse(body.toString('utf8'));
-  } catch {
-    return send(res, 400, '{"error":{"code":"json"}}');
-  }
+  const body = await readJsonPost(req, res, BODY_LIMIT);
+  if (body === undefined) return;
+  const data = body.data;
   const id = String(++room.head);
   const envelope = JSON.stringify({ id, channel: room.channel, data });
   const frame = Buffer.from(`id: ${id}\ndata: ${envelope}\n\n`);
