@@ -241,6 +241,29 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
 }
 
 /**
+ * Answers a long-poll right now, without suspending it, when the bus can be
+ * read synchronously (in-process) and messages or a gap already follow the
+ * cursor — the common case for a poller coming back. No context, timer,
+ * listener or hub membership is created for it. Returns false (and writes
+ * nothing) when the request has to wait, or the bus is remote.
+ */
+export function answerAtOnce(
+  res: ServerResponse,
+  route: LongPollRouteOptions,
+  request: LongPollRequest,
+): boolean {
+  const { hub, maxBatch, historyWindow } = route;
+  if (hub.bus.readSync === undefined) return false;
+  const at = { channels: request.channels, positions: request.positions };
+  // Synchronous for a bus with readSync (see readBatch).
+  const read = readBatch(hub.bus, at, maxBatch, historyWindow) as BatchRead;
+  if (read.messages.length === 0 && !read.gap) return false;
+  const body = request.transport.encode(hub.envelopes.batch(read), request.variant);
+  writeBatch(res, request.transport, body, request.headers);
+  return true;
+}
+
+/**
  * Holds a long-poll: answers at once when messages (or a gap) already follow
  * the cursor, else parks until one arrives, the timeout, the client leaving
  * or shutdown. The returned context completes exactly once.

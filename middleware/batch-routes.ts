@@ -7,7 +7,7 @@ import type { RouterContext } from '@koa/router';
 import { readBatch } from '../lib/batch-read.js';
 import { parseCursor } from '../lib/cursor.js';
 import { CometError } from '../lib/errors.js';
-import { createLongPollRoute, holdLongPoll } from '../lib/long-poll-waiter.js';
+import { answerAtOnce, createLongPollRoute, holdLongPoll } from '../lib/long-poll-waiter.js';
 import { jsonpTransport } from '../lib/transports/jsonp.js';
 import { longPollTransport } from '../lib/transports/long-poll.js';
 import { etagOf, matchesEtag, pollTransport } from '../lib/transports/poll.js';
@@ -43,15 +43,22 @@ export function longPollHandler(
     const callback = callbackOf(ctx);
     const positions = parseCursor(cursorOf(ctx), channels);
     if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
-    detachFromKoa(ctx);
-    holdLongPoll(ctx.req, ctx.res, route, {
+    const request = {
       channels,
       positions,
       timeoutMs: timeoutOf(ctx, defaultTimeout),
       transport: callback === undefined ? longPollTransport : jsonpTransport,
       variant: callback ?? '',
       headers: undefined,
-    });
+    };
+    // A poller coming back usually has messages waiting: answer without
+    // suspending (Koa's own bookkeeping stays, the request ends now).
+    if (answerAtOnce(ctx.res, route, request)) {
+      ctx.respond = false;
+      return;
+    }
+    detachFromKoa(ctx);
+    holdLongPoll(ctx.req, ctx.res, route, request);
   };
   return (ctx: RouterContext): void | Promise<void> => {
     // Check everything the client sent before running the handler.
