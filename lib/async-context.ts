@@ -208,8 +208,9 @@ export class AsyncContext implements TimerTarget {
     if (this.#state === 'resumed') this.#gone = true;
     if (this.#state !== 'active' && this.#state !== 'suspended') return;
     this.#state = 'aborted';
-    this.#abort?.abort(new CometError('COMET_ERR_ASYNC_DISCONNECTED'));
-    this.#emitError(new CometError('COMET_ERR_ASYNC_DISCONNECTED'));
+    const gone = new CometError('COMET_ERR_ASYNC_DISCONNECTED');
+    this.#abort?.abort(gone);
+    this.#emitError(gone);
     this.complete();
   }
 
