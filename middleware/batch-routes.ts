@@ -38,17 +38,15 @@ export function longPollHandler(
   });
   const defaultTimeout = options.timeout ?? 25;
   const jsonp = options.jsonp ?? true;
-  const hold = (ctx: RouterContext, channels: readonly string[]): void => {
-    // Parsed again here (cheap, cached) rather than captured: no closure per request.
-    const callback = callbackOf(ctx);
-    const positions = parseCursor(cursorOf(ctx), channels);
+  const hold = (ctx: RouterContext, asked: Asked, channels: readonly string[]): void => {
+    const positions = parseCursor(asked.cursor, channels);
     if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
     const request = {
       channels,
       positions,
-      timeoutMs: timeoutOf(ctx, defaultTimeout),
-      transport: callback === undefined ? longPollTransport : jsonpTransport,
-      variant: callback ?? '',
+      timeoutMs: asked.timeoutMs,
+      transport: asked.callback === undefined ? longPollTransport : jsonpTransport,
+      variant: asked.callback ?? '',
       headers: undefined,
     };
     // A poller coming back usually has messages waiting: answer without
@@ -62,13 +60,24 @@ export function longPollHandler(
   };
   return (ctx: RouterContext): void | Promise<void> => {
     // Check everything the client sent before running the handler.
-    if (callbackOf(ctx) !== undefined && !jsonp) throw new CometError('COMET_ERR_JSONP_DISABLED');
-    timeoutOf(ctx, defaultTimeout);
-    cursorOf(ctx);
+    const callback = callbackOf(ctx);
+    if (callback !== undefined && !jsonp) throw new CometError('COMET_ERR_JSONP_DISABLED');
+    const asked: Asked = {
+      callback,
+      timeoutMs: timeoutOf(ctx, defaultTimeout),
+      cursor: cursorOf(ctx),
+    };
     const channels = channelsOf(ctx);
-    if (channels instanceof Promise) return channels.then((c) => hold(ctx, c));
-    hold(ctx, channels);
+    if (channels instanceof Promise) return channels.then((c) => hold(ctx, asked, c));
+    hold(ctx, asked, channels);
   };
+}
+
+/** What a long-poll request asked for, checked once. */
+interface Asked {
+  readonly callback: string | undefined;
+  readonly timeoutMs: number;
+  readonly cursor: string | undefined;
 }
 
 /** Builds the Koa handler of a `@poll` route. */
