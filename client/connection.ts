@@ -66,6 +66,8 @@ class FallbackConnection implements Connection {
   readonly #memoryKey: string;
   readonly #backoff: Backoff;
   readonly #resume: ResumeState;
+  /** Whether the head was asked for already (see #needsHead). */
+  #headAsked = false;
   #index: number;
   #attempt = 0;
   #stopped = false;
@@ -111,6 +113,10 @@ class FallbackConnection implements Connection {
   #connect(): void {
     const transport = this.#current();
     if (this.#stopped || transport === undefined) return;
+    if (this.#needsHead(transport)) {
+      this.#learnHead();
+      return;
+    }
     this.#attempt += 1;
     this.#events.status({ kind: 'connecting', transport: transport.name });
     this.#handle = transport.open({
@@ -120,6 +126,33 @@ class FallbackConnection implements Connection {
       longpollTimeoutS: this.#options.longpollTimeoutS,
       withCredentials: this.#options.withCredentials,
       sink: this.#sinkFor(transport, this.#attempt),
+    });
+  }
+
+  /**
+   * A stream opened "from now" has no cursor until its first message: if it
+   * dropped before one, its reconnect would start from now again and miss
+   * what was published meanwhile. So, once, learn the head from the batch
+   * route first and follow on from there.
+   */
+  #needsHead(transport: ClientTransport): boolean {
+    const { streamUrl, longpollUrl } = this.#options;
+    return (
+      !this.#headAsked &&
+      this.#resume.cursor === null &&
+      transport.kind === 'stream' &&
+      longpollUrl !== streamUrl
+    );
+  }
+
+  #learnHead(): void {
+    this.#headAsked = true;
+    const { longpollUrl, withCredentials } = this.#options;
+    void probeBatch(longpollUrl, null, withCredentials).then((batch) => {
+      if (batch?.cursor && !batch.gap && this.#resume.cursor === null) {
+        this.#resume.moveTo(batch.cursor);
+      }
+      this.#connect();
     });
   }
 
