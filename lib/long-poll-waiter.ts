@@ -42,8 +42,6 @@ export interface LongPollRequest {
   readonly transport: BatchTransport;
   /** The JSONP callback name, `''` otherwise. */
   readonly variant: string;
-  /** Headers for this response besides the transport's (CORS). */
-  readonly headers: Readonly<Record<string, string>> | undefined;
 }
 
 type Phase = 'reading' | 'parked' | 'waking';
@@ -236,7 +234,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   }
 
   #write(body: Buffer): void {
-    writeBatch(this.response, this.#request.transport, body, this.#request.headers);
+    writeBatch(this.response, this.#request.transport, body);
   }
 }
 
@@ -259,7 +257,7 @@ export function answerAtOnce(
   const read = readBatch(hub.bus, at, maxBatch, historyWindow) as BatchRead;
   if (read.messages.length === 0 && !read.gap) return false;
   const body = request.transport.encode(hub.envelopes.batch(read), request.variant);
-  writeBatch(res, request.transport, body, request.headers);
+  writeBatch(res, request.transport, body);
   return true;
 }
 
@@ -271,7 +269,7 @@ export function answerAtOnce(
  * @example
  * ```ts
  * holdLongPoll(req, res, route, { channels: ['room:lobby'], positions: [cursor],
- *   timeoutMs: 25_000, transport: longPollTransport, variant: '', headers: undefined });
+ *   timeoutMs: 25_000, transport: longPollTransport, variant: '' });
  * ```
  */
 export function holdLongPoll(

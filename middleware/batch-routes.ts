@@ -47,7 +47,6 @@ export function longPollHandler(
       timeoutMs: asked.timeoutMs,
       transport: asked.callback === undefined ? longPollTransport : jsonpTransport,
       variant: asked.callback ?? '',
-      headers: undefined,
     };
     // A poller coming back usually has messages waiting: answer without
     // suspending (Koa's own bookkeeping stays, the request ends now).

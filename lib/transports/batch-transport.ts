@@ -30,18 +30,13 @@ export const BASE_HEADERS: Readonly<Record<string, string>> = {
 };
 
 /**
- * Writes a complete batch response: status, the transport's headers, any
- * `extra` headers (CORS, ETag) and the body. Does nothing when the response
- * has already ended or its socket is gone.
+ * Writes a complete batch response: status, the transport's headers and the
+ * body. Headers set earlier with `setHeader` (CORS, through `ctx.set` before
+ * the route took over) are merged in by Node. Does nothing when the
+ * response has already ended or its socket is gone.
  */
-export function writeBatch(
-  res: ServerResponse,
-  transport: BatchTransport,
-  body: Buffer,
-  extra?: Readonly<Record<string, string>>,
-): void {
+export function writeBatch(res: ServerResponse, transport: BatchTransport, body: Buffer): void {
   if (res.writableEnded || res.destroyed) return;
-  if (extra) for (const name in extra) res.setHeader(name, extra[name] as string);
   // One writeHead with the transport's headers as a flat list (no per-header
   // setHeader bookkeeping). writeHead stores the head at once, so the
   // length goes in it too (else Node would answer chunked).
