@@ -2,11 +2,11 @@
  * Tutorial step 2: a POST route that publishes what it receives, next to
  * the step-1 long-poll route.
  */
-import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { comet, createMemoryBus, readJsonBody } from '../../index.js';
 import { Chat } from './01-first-longpoll.js';
+import { listenExample } from './support/listen.js';
 
 /** Starts the step-2 app: `GET` (long-poll) and `POST /rooms/:room/messages`. */
 export async function start(port = 0) {
@@ -28,16 +28,5 @@ export async function start(port = 0) {
   app.use(router.routes());
   // #endregion publish
 
-  const server = app.listen(port, '127.0.0.1');
-  push.attach(server, app);
-  await new Promise((resolve) => server.once('listening', resolve));
-  const { port: actual } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${actual}`,
-    bus,
-    async close() {
-      await push.close();
-      await bus.close();
-    },
-  };
+  return listenExample(app, push, bus, port);
 }

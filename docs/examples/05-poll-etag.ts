@@ -2,10 +2,10 @@
  * Tutorial step 5: a short-poll unread counter, revalidated with `ETag` so
  * an unchanged answer costs a `304` and no body.
  */
-import type { AddressInfo } from 'node:net';
 import type { RouterContext } from '@koa/router';
 import Koa from 'koa';
 import { comet, createMemoryBus, poll } from '../../index.js';
+import { listenExample } from './support/listen.js';
 
 // #region route
 export class Notifications {
@@ -52,15 +52,5 @@ export async function start(port = 0) {
   const app = new Koa();
   const push = comet({ bus, controllers: [Notifications] });
   app.use(push);
-  const server = app.listen(port, '127.0.0.1');
-  push.attach(server, app);
-  await new Promise((resolve) => server.once('listening', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bus,
-    async close() {
-      await push.close();
-      await bus.close();
-    },
-  };
+  return listenExample(app, push, bus, port);
 }

@@ -2,11 +2,11 @@
  * Tutorial step 8: the browser client. The app serves the client bundles
  * at `/comet/…` and a page that follows a room with `subscribe()`.
  */
-import type { AddressInfo } from 'node:net';
 import type { RouterContext } from '@koa/router';
 import Koa from 'koa';
 import { comet, createMemoryBus, serveClient, stream } from '../../index.js';
 import { Chat } from './01-first-longpoll.js';
+import { listenExample } from './support/listen.js';
 
 /** The stream route the page follows, beside step 1's long-poll route. */
 export class LiveChat {
@@ -58,15 +58,5 @@ export async function start(port = 0) {
   const push = comet({ bus, controllers: [Chat, LiveChat] });
   app.use(push);
   // #endregion serve
-  const server = app.listen(port, '127.0.0.1');
-  push.attach(server, app);
-  await new Promise((resolve) => server.once('listening', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bus,
-    async close() {
-      await push.close();
-      await bus.close();
-    },
-  };
+  return listenExample(app, push, bus, port);
 }

@@ -2,11 +2,11 @@
  * Tutorial step 9: reading from another origin — CORS with an allow-list
  * for fetch, EventSource and XHR; JSONP and the iframe for the rest.
  */
-import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { comet, createMemoryBus } from '../../index.js';
 import { Chat } from './01-first-longpoll.js';
 import { LiveChat } from './08-browser-client.js';
+import { listenExample } from './support/listen.js';
 
 /** Starts the rooms API readable from `https://app.example` (and the page's own origin). */
 export async function start(port = 0) {
@@ -24,15 +24,5 @@ export async function start(port = 0) {
   });
   // #endregion cors
   app.use(push);
-  const server = app.listen(port, '127.0.0.1');
-  push.attach(server, app);
-  await new Promise((resolve) => server.once('listening', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bus,
-    async close() {
-      await push.close();
-      await bus.close();
-    },
-  };
+  return listenExample(app, push, bus, port);
 }

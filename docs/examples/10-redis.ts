@@ -4,10 +4,10 @@
  * one node reaches long-polls held on every node, and a cursor issued by one
  * node resumes on any other.
  */
-import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { comet, createRedisBus } from '../../index.js';
 import { Chat } from './01-first-longpoll.js';
+import { listenExample } from './support/listen.js';
 
 /** Options of {@link start}. */
 export interface RedisNodeOptions {
@@ -30,15 +30,5 @@ export async function start(port = 0, options: RedisNodeOptions = {}) {
   // #endregion redis
   const app = new Koa();
   app.use(push);
-  const server = app.listen(port, '127.0.0.1');
-  push.attach(server, app);
-  await new Promise((resolve) => server.once('listening', resolve));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    bus,
-    async close() {
-      await push.close();
-      await bus.close();
-    },
-  };
+  return listenExample(app, push, bus, port);
 }

@@ -17,7 +17,10 @@ const examplesDir = fileURLToPath(new URL('docs/examples/', root));
 const tutorial = readFileSync(new URL('docs/tutorial.md', root), 'utf8');
 const blocks = blocksOf(tutorial);
 const checkedLanguages = new Set(['ts', 'typescript', 'js', 'javascript', 'nginx']);
-const exampleFiles = readdirSync(examplesDir).filter((f) => !f.startsWith('.'));
+// Files only: docs/examples/support/ is test plumbing the tutorial does not show.
+const exampleFiles = readdirSync(examplesDir, { withFileTypes: true })
+  .filter((entry) => entry.isFile() && !entry.name.startsWith('.'))
+  .map((entry) => entry.name);
 
 function regions(file: string): Map<string, string> {
   return regionsOf(readFileSync(`${examplesDir}${file}`, 'utf8'), file);
