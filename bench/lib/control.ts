@@ -75,3 +75,16 @@ export function attachControl(server: Server, features: Record<string, boolean> 
   // A clean exit on the orchestrator's SIGTERM lets --cpu-prof write its profile.
   process.on('SIGTERM', () => process.exit(0));
 }
+
+/**
+ * Starts a bench server the same way for every side: long keep-alive, no
+ * request timeout, a deep accept backlog, 127.0.0.1 on a free port, and the
+ * control channel to the orchestrator.
+ */
+export function serveBench(server: Server, features: Record<string, boolean>): void {
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 130_000;
+  server.requestTimeout = 0;
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
+  attachControl(server, features);
+}

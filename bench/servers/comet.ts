@@ -22,7 +22,7 @@ import {
   readJsonBody,
   stream,
 } from '../../index.js';
-import { attachControl } from '../lib/control.js';
+import { serveBench } from '../lib/control.js';
 
 class Rooms {
   @longpoll('/rooms/:room/messages')
@@ -68,11 +68,7 @@ app.use(async (ctx, next) => {
 });
 
 const server = createServer(app.callback());
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 130_000;
-server.requestTimeout = 0;
-server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
-attachControl(server, { longpoll: true, stream: true, redis: redis !== undefined });
+serveBench(server, { longpoll: true, stream: true, redis: redis !== undefined });
 process.on('message', (m: { type: string }) => {
   if (m.type !== 'bus') return;
   process.send?.({

@@ -8,7 +8,7 @@
 import { createServer } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
-import { attachControl } from '../lib/control.js';
+import { serveBench } from '../lib/control.js';
 import { handleRaw, startSweep } from './raw-longpoll-handler.js';
 
 const app = new Koa();
@@ -25,9 +25,5 @@ app.use(async (_ctx, next) => {
 app.use(router.routes());
 
 const server = createServer(app.callback());
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 130_000;
-server.requestTimeout = 0;
 startSweep();
-server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
-attachControl(server, { longpoll: true, stream: false });
+serveBench(server, { longpoll: true, stream: false });

@@ -4,13 +4,9 @@
  * raw-longpoll-handler.ts).
  */
 import { createServer } from 'node:http';
-import { attachControl } from '../lib/control.js';
+import { serveBench } from '../lib/control.js';
 import { handleRaw, startSweep } from './raw-longpoll-handler.js';
 
 const server = createServer(handleRaw);
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 130_000;
-server.requestTimeout = 0;
 startSweep();
-server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
-attachControl(server, { longpoll: true, stream: false });
+serveBench(server, { longpoll: true, stream: false });

@@ -5,7 +5,7 @@
  * writes the same Buffer to every open response on the room.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { attachControl } from '../lib/control.js';
+import { serveBench } from '../lib/control.js';
 import { readJsonPost, roomOf, send, splitUrl } from '../lib/room-path.js';
 
 const BODY_LIMIT = 65_536;
@@ -62,11 +62,7 @@ const server = createServer((req, res) => {
   }
   send(res, 404, '{"error":{"code":"route"}}');
 });
-server.keepAliveTimeout = 120_000;
-server.headersTimeout = 130_000;
-server.requestTimeout = 0;
 setInterval(() => {
   for (const room of rooms.values()) for (const sub of room.subscribers) sub.write(HEARTBEAT);
 }, HEARTBEAT_MS).unref();
-server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 });
-attachControl(server, { longpoll: false, stream: true });
+serveBench(server, { longpoll: false, stream: true });
