@@ -28,6 +28,8 @@ const opts = (() => {
     process.exit(2);
   }
 })();
+// The framework server reads it (the servers inherit this environment).
+if (opts.viaKoa) process.env['BENCH_VIA_KOA'] = '1';
 const group = new ProcessGroup(opts.profile ? { profileDir: profileDir() } : {});
 const failures: string[] = [];
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -17,6 +17,7 @@ import { channelResolver } from './channels.js';
 import { type ServeClientOptions, serveClient } from './client-assets.js';
 import { type CorsOptions, createCorsPolicy } from './cors.js';
 import { type Authorize, routesOf } from './decorators.js';
+import { attachDirect } from './direct.js';
 import { renderError } from './render-error.js';
 import type { RouteServices } from './route-services.js';
 import { type AsyncHost, heldUntilComplete, installStartAsync, kHost } from './start-async.js';
@@ -49,6 +50,14 @@ export interface CometOptions {
    * ms (long-pollers come back every message). Default 10,000.
    */
   channelLinger?: number;
+  /**
+   * Answer `@poll` and `@longpoll` requests from the http server's request
+   * listener, before Koa's middleware stack (needs `attach(server, app)`):
+   * about half the CPU per re-poll, but middleware mounted before `comet()`
+   * does not run for them (`ctx.state` starts empty; use `authorize`).
+   * Default false. See `docs/design-decisions.md`.
+   */
+  direct?: boolean;
   /** The shared timer (injected for tests). */
   timers?: TimerWheel;
 }
@@ -60,8 +69,11 @@ export interface CometMiddleware extends Middleware {
   readonly router: Router;
   /**
    * Ties the middleware to the http server: WebSocket upgrades on `@stream`
-   * routes, and `close()` closing the server too. Pass the app so upgrade
-   * requests get a context with the app's extensions.
+   * routes, direct dispatch (`direct: true`, which needs the app), and
+   * `close()` closing the server too. Pass the app so upgrade requests get
+   * a context with the app's extensions. Call it once the server has the
+   * app as its request listener (`app.listen()` does that).
+   * @throws CometError `COMET_ERR_OPTIONS_INVALID` for `direct: true` without an app.
    */
   attach(server: Server, app?: Koa): void;
   /**
@@ -95,7 +107,7 @@ export function comet(options: CometOptions): CometMiddleware {
   const services: RouteServices = { hub, timers, cors };
   const contexts = new Set<AsyncContext>();
   const host: AsyncHost = { timers, contexts, closing: () => hub.closing };
-  const { router, upgrades } = buildRouter(options, services);
+  const { router, direct, upgrades } = buildRouter(options, services);
   const routes = router.routes();
   const assets = options.client === false ? undefined : serveClient(options.client ?? {});
   const downstream = assets ? (ctx: Context, next: Next) => assets(ctx, next) : undefined;
@@ -123,6 +135,15 @@ export function comet(options: CometOptions): CometMiddleware {
     hub,
     router,
     attach(server: Server, app?: Koa) {
+      if (options.direct === true) {
+        if (app === undefined) {
+          throw new CometError(
+            'COMET_ERR_OPTIONS_INVALID',
+            'direct: true needs attach(server, app)',
+          );
+        }
+        attachDirect(server, app, direct, cors);
+      }
       servers.push(server);
       attachUpgrades(server, router, upgrades, app);
     },
@@ -142,6 +163,8 @@ export function comet(options: CometOptions): CometMiddleware {
 
 function buildRouter(options: CometOptions, services: RouteServices) {
   const router = new Router(options.prefix ? { prefix: options.prefix } : {});
+  // The batch routes again, for direct dispatch (see direct.ts).
+  const direct = new Router(options.prefix ? { prefix: options.prefix } : {});
   const upgrades = new Map<unknown, StreamUpgrade>();
   for (const controller of options.controllers ?? []) {
     const instance = (
@@ -149,11 +172,14 @@ function buildRouter(options: CometOptions, services: RouteServices) {
     ) as Record<PropertyKey, unknown>;
     for (const route of routesOf(controller)) {
       const channelsOf = channelResolver(instance, route, options.authorize);
-      if (route.kind === 'poll')
-        router.get(route.path, pollHandler(services, route.options, channelsOf));
-      else if (route.kind === 'longpoll')
-        router.get(route.path, longPollHandler(services, route.options, channelsOf));
-      else {
+      if (route.kind !== 'stream') {
+        const handler =
+          route.kind === 'poll'
+            ? pollHandler(services, route.options, channelsOf)
+            : longPollHandler(services, route.options, channelsOf);
+        router.get(route.path, handler);
+        direct.get(route.path, handler);
+      } else {
         const handler = streamHandler(services, route.options, channelsOf);
         router.get(route.path, handler);
         const upgrade = streamUpgradeHandler(services, route.options, channelsOf);
@@ -161,7 +187,7 @@ function buildRouter(options: CometOptions, services: RouteServices) {
       }
     }
   }
-  return { router, upgrades };
+  return { router, direct, upgrades };
 }
 
 async function closeServer(server: Server, grace: number): Promise<void> {

@@ -32,6 +32,8 @@ export interface BenchOptions {
   readonly selfCheck: boolean;
   /** Run the bare Koa + @koa/router long-poll server in the framework column (Koa's own cost). */
   readonly koaFloor: boolean;
+  /** Send koa-comet's decorated routes through Koa's middleware stack, not direct dispatch. */
+  readonly viaKoa: boolean;
   /** Write a V8 CPU profile of every server process (bench/results/profiles/). */
   readonly profile: boolean;
 }
@@ -46,6 +48,7 @@ export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [f
   --sides=raw,comet     which servers to run
   --self-check          use the raw servers in the framework column (harness check)
   --koa-floor           long-poll scenarios: the bare Koa + @koa/router server in the framework column
+  --via-koa             koa-comet column: decorated routes through Koa's middleware stack (not direct dispatch)
   --profile             write each server's V8 CPU profile to bench/results/profiles/
   every flag also reads BENCH_<FLAG> from the environment, e.g. BENCH_HELD_N=5000`;
 
@@ -92,6 +95,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     sides: sides as ('raw' | 'comet')[],
     selfCheck: flag(flags, 'self-check', 'false') === 'true',
     koaFloor: flag(flags, 'koa-floor', 'false') === 'true',
+    viaKoa: flag(flags, 'via-koa', 'false') === 'true',
     profile: flag(flags, 'profile', 'false') === 'true',
   };
 }

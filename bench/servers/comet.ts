@@ -1,7 +1,10 @@
 /**
  * The framework under test: a Koa app whose long-poll and stream routes are
  * koa-comet decorators, plus a small hand-written publish route. Same wire
- * contract and same http server settings as the raw servers.
+ * contract and same http server settings as the raw servers. Decorated
+ * routes are answered by direct dispatch (`direct: true`, as examples/chat
+ * runs); `BENCH_VIA_KOA=1` (`--via-koa`) sends them through Koa's
+ * middleware stack instead.
  *
  * `BENCH_BUS=redis` swaps the memory bus for the Redis bus (`REDIS_URL`,
  * `BENCH_REDIS_PREFIX`, `BENCH_BUS_NAME`): the redis scenario runs two of
@@ -57,7 +60,9 @@ const { bus, redis } = await createBus();
 const app = new Koa();
 
 const PUBLISH = /^\/rooms\/([^/]+)\/messages$/;
-app.use(comet({ bus, controllers: [Rooms] }));
+const viaKoa = process.env['BENCH_VIA_KOA'] === '1';
+const push = comet({ bus, controllers: [Rooms], direct: !viaKoa });
+app.use(push);
 // The publish route, hand-written as examples/chat does it (not what is measured).
 app.use(async (ctx, next) => {
   const m = ctx.method === 'POST' ? PUBLISH.exec(ctx.path) : null;
@@ -68,6 +73,7 @@ app.use(async (ctx, next) => {
 });
 
 const server = createServer(app.callback());
+push.attach(server, app);
 serveBench(server, { longpoll: true, stream: true, redis: redis !== undefined });
 process.on('message', (m: { type: string }) => {
   if (m.type !== 'bus') return;

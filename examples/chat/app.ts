@@ -50,6 +50,11 @@ export interface ChatAppOptions {
   cors?: CorsOptions;
   /** See `CometOptions.channelLinger`. */
   channelLinger?: number;
+  /**
+   * See `CometOptions.direct`: the room routes need nothing from middleware
+   * in front of `comet()`, so the demo server answers them directly.
+   */
+  direct?: boolean;
 }
 
 /** Builds the demo Koa app and its comet middleware. */
@@ -60,6 +65,7 @@ export function createChatApp(options: ChatAppOptions): { app: Koa; push: CometM
     controllers: [Rooms],
     ...(options.cors ? { cors: options.cors } : {}),
     ...(options.channelLinger !== undefined ? { channelLinger: options.channelLinger } : {}),
+    ...(options.direct !== undefined ? { direct: options.direct } : {}),
   });
   const router = new Router();
   router.post('/rooms/:room/messages', async (ctx) => {

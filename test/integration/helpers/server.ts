@@ -81,6 +81,13 @@ export async function listen(
 /** The channel linger (ms) of the servers these helpers start. */
 export const LINGER_MS = 50;
 
+/**
+ * Whether {@link startChat} answers the decorated routes by direct dispatch
+ * (`comet({ direct: true })`). The `direct` test project (vitest.config.ts)
+ * runs the batch-route test files again with `COMET_DIRECT=1`.
+ */
+export const DIRECT = process.env['COMET_DIRECT'] === '1';
+
 /** Starts the demo chat app (examples/chat) with a fresh memory bus. */
 export async function startChat(options: { cors?: CorsOptions; bus?: MemoryBus } = {}) {
   const bus = options.bus ?? createMemoryBus();
@@ -88,6 +95,7 @@ export async function startChat(options: { cors?: CorsOptions; bus?: MemoryBus }
   const { app, push } = createChatApp({
     bus,
     channelLinger: LINGER_MS,
+    direct: DIRECT,
     ...(options.cors ? { cors: options.cors } : {}),
   });
   return listen(app, push, bus);
