@@ -142,7 +142,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
       this.#request.channels,
     );
     const json = this.#route.hub.envelopes.batch({ messages: [], cursor, gap: false });
-    this.#write(this.#request.transport.encode(json, this.#request.variant));
+    this.#write(this.#request.transport.text(json, this.#request.variant));
   }
 
   /** @internal Leaves the hub; called once when the context completes. */
@@ -233,7 +233,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     this.complete();
   }
 
-  #write(body: Buffer): void {
+  #write(body: Buffer | string): void {
     writeBatch(this.response, this.#request.transport, body);
   }
 }
@@ -256,8 +256,12 @@ export function answerAtOnce(
   // Synchronous for a bus with readSync (see readBatch).
   const read = readBatch(hub.bus, at, maxBatch, historyWindow) as BatchRead;
   if (read.messages.length === 0 && !read.gap) return false;
-  const body = request.transport.encode(hub.envelopes.batch(read), request.variant);
-  writeBatch(res, request.transport, body);
+  // One response: written as text (see batch-transport.ts).
+  writeBatch(
+    res,
+    request.transport,
+    request.transport.text(hub.envelopes.batch(read), request.variant),
+  );
   return true;
 }
 

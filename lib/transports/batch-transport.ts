@@ -3,7 +3,10 @@
  * (`{"messages","cursor","gap"}`): poll, long-poll and JSONP.
  *
  * A batch is encoded to bytes once per (batch, transport, variant) and the
- * same `Buffer` is written to every response waiting for it.
+ * same `Buffer` is written to every response waiting for it. A body that
+ * goes to one response only (a poller answered at once) is written as
+ * text: Node then sends head and body in one write, which costs less than
+ * encoding a `Buffer` and writing the two as a vector.
  */
 import type { ServerResponse } from 'node:http';
 
@@ -18,9 +21,11 @@ export interface BatchTransport {
   /** The same headers as `[name, value, name, value, …]`, for one `writeHead`. */
   readonly headerList: readonly string[];
   /**
-   * The body for a batch's JSON text. `variant` is the JSONP callback name,
-   * `''` for the others.
+   * The body text for a batch's JSON text. `variant` is the JSONP callback
+   * name, `''` for the others.
    */
+  text(batchJson: string, variant: string): string;
+  /** The same body as bytes, for a body written to several responses. */
   encode(batchJson: string, variant: string): Buffer;
 }
 
@@ -35,23 +40,34 @@ export const BASE_HEADERS: Readonly<Record<string, string>> = {
  * the route took over) are merged in by Node. Does nothing when the
  * response has already ended or its socket is gone.
  */
-export function writeBatch(res: ServerResponse, transport: BatchTransport, body: Buffer): void {
+export function writeBatch(
+  res: ServerResponse,
+  transport: BatchTransport,
+  body: Buffer | string,
+): void {
   if (res.writableEnded || res.destroyed) return;
+  const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   // One writeHead with the transport's headers as a flat list (no per-header
   // setHeader bookkeeping). writeHead stores the head at once, so the
   // length goes in it too (else Node would answer chunked).
-  res.writeHead(200, transport.headerList.concat('Content-Length', String(body.length)));
+  res.writeHead(200, transport.headerList.concat('Content-Length', String(length)));
   res.end(body);
 }
 
 /**
- * Defines a batch transport from its name, headers and encoder (the flat
- * header list is derived once here).
+ * Defines a batch transport from its name, headers and body text (the flat
+ * header list and the byte encoder are derived here).
  */
 export function defineBatchTransport(
   name: BatchTransportName,
   headers: Readonly<Record<string, string>>,
-  encode: BatchTransport['encode'],
+  text: BatchTransport['text'],
 ): BatchTransport {
-  return { name, headers, headerList: Object.entries(headers).flat(), encode };
+  return {
+    name,
+    headers,
+    headerList: Object.entries(headers).flat(),
+    text,
+    encode: (batchJson, variant) => Buffer.from(text(batchJson, variant)),
+  };
 }

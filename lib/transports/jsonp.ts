@@ -25,5 +25,5 @@ export const jsonpTransport: BatchTransport = defineBatchTransport(
     'Content-Type': 'application/javascript; charset=utf-8',
     'Cache-Control': 'no-store, no-transform',
   },
-  (batchJson, callback) => Buffer.from(`/**/${callback}(${escapeLineTerminators(batchJson)});`),
+  (batchJson, callback) => `/**/${callback}(${escapeLineTerminators(batchJson)});`,
 );

@@ -12,5 +12,5 @@ export const longPollTransport: BatchTransport = defineBatchTransport(
     'Content-Type': 'application/json; charset=utf-8',
     'Cache-Control': 'no-store, no-transform',
   },
-  (batchJson) => Buffer.from(batchJson),
+  (batchJson) => batchJson,
 );

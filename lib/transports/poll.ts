@@ -13,7 +13,7 @@ export const pollTransport: BatchTransport = defineBatchTransport(
     'Content-Type': 'application/json; charset=utf-8',
     'Cache-Control': 'no-cache',
   },
-  (batchJson) => Buffer.from(batchJson),
+  (batchJson) => batchJson,
 );
 
 /** A strong validator for a poll body: `"` + base64url(sha1(body)) + `"`. */
