@@ -27,13 +27,21 @@ export function parseCursor(
   if (raw === undefined || raw === '') return channels.map(() => undefined);
   if (raw.length > MAX_CURSOR_LENGTH) throw malformed();
   if (raw === EARLIEST) return channels.map(() => EARLIEST);
-  if (channels.length === 1) {
-    if (raw.startsWith(MULTI_PREFIX)) throw malformed();
-    return [raw];
-  }
+  if (channels.length === 1) return [parseSingleCursor(raw)];
   if (!raw.startsWith(MULTI_PREFIX)) throw malformed();
   const map = decodeMap(raw.slice(MULTI_PREFIX.length));
   return channels.map((channel) => map[channel]);
+}
+
+/**
+ * The read position of a request that follows one channel: the same as
+ * `parseCursor(raw, [channel])[0]`, without the array.
+ * @throws CometError `COMET_ERR_CURSOR_MALFORMED` for a token that is not ours.
+ */
+export function parseSingleCursor(raw: string | undefined): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (raw.length > MAX_CURSOR_LENGTH || raw.startsWith(MULTI_PREFIX)) throw malformed();
+  return raw;
 }
 
 /** Joins per-channel positions (same order as `channels`) into one client cursor. */

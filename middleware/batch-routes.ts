@@ -38,45 +38,46 @@ export function longPollHandler(
   });
   const defaultTimeout = options.timeout ?? 25;
   const jsonp = options.jsonp ?? true;
-  const hold = (ctx: RouterContext, asked: Asked, channels: readonly string[]): void => {
-    const positions = parseCursor(asked.cursor, channels);
-    if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
-    const request = {
-      channels,
-      positions,
-      timeoutMs: asked.timeoutMs,
-      transport: asked.callback === undefined ? longPollTransport : jsonpTransport,
-      variant: asked.callback ?? '',
-    };
+  // What the client asked for travels as arguments, not in an object: this
+  // runs for every request, and a poller coming back is answered without
+  // anything of it outliving the call.
+  const answer = (
+    ctx: RouterContext,
+    channels: readonly string[],
+    cursor: string | undefined,
+    timeoutMs: number,
+    callback: string | undefined,
+  ): void => {
+    const transport = callback === undefined ? longPollTransport : jsonpTransport;
+    const variant = callback ?? '';
     // A poller coming back usually has messages waiting: answer without
     // suspending (Koa's own bookkeeping stays, the request ends now).
-    if (answerAtOnce(ctx.res, route, request)) {
+    if (answerAtOnce(ctx.res, route, channels, cursor, transport, variant)) {
       ctx.respond = false;
       return;
     }
+    const positions = parseCursor(cursor, channels);
+    if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
     detachFromKoa(ctx);
-    holdLongPoll(ctx.req, ctx.res, route, request);
+    holdLongPoll(ctx.req, ctx.res, route, { channels, positions, timeoutMs, transport, variant });
   };
+  const later = async (
+    ctx: RouterContext,
+    channels: Promise<readonly string[]>,
+    cursor: string | undefined,
+    timeoutMs: number,
+    callback: string | undefined,
+  ): Promise<void> => answer(ctx, await channels, cursor, timeoutMs, callback);
   return (ctx: RouterContext): void | Promise<void> => {
     // Check everything the client sent before running the handler.
     const callback = callbackOf(ctx);
     if (callback !== undefined && !jsonp) throw new CometError('COMET_ERR_JSONP_DISABLED');
-    const asked: Asked = {
-      callback,
-      timeoutMs: timeoutOf(ctx, defaultTimeout),
-      cursor: cursorOf(ctx),
-    };
+    const timeoutMs = timeoutOf(ctx, defaultTimeout);
+    const cursor = cursorOf(ctx);
     const channels = channelsOf(ctx);
-    if (channels instanceof Promise) return channels.then((c) => hold(ctx, asked, c));
-    hold(ctx, asked, channels);
+    if (channels instanceof Promise) return later(ctx, channels, cursor, timeoutMs, callback);
+    answer(ctx, channels, cursor, timeoutMs, callback);
   };
-}
-
-/** What a long-poll request asked for, checked once. */
-interface Asked {
-  readonly callback: string | undefined;
-  readonly timeoutMs: number;
-  readonly cursor: string | undefined;
 }
 
 /** Builds the Koa handler of a `@poll` route. */

@@ -22,6 +22,8 @@ export interface StartOptions {
   readonly exposeGc?: boolean;
   /** Write a V8 CPU profile on exit (servers only; needs a clean SIGTERM exit). */
   readonly profile?: boolean;
+  /** Extra Node/V8 flags before the script. */
+  readonly nodeFlags?: readonly string[];
   /** Extra argv for the script (the first is usually a JSON config). */
   readonly args?: readonly string[];
   /** Extra environment variables, on top of this process's own. */
@@ -158,6 +160,7 @@ export class ProcessGroup {
     const dir = options.profile ? this.options.profileDir : undefined;
     const nodeArgs = [
       ...(options.exposeGc ? ['--expose-gc'] : []),
+      ...(options.nodeFlags ?? []),
       ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []),
       ...['--import', 'tsx', file],
     ];
