@@ -109,6 +109,36 @@ function churnResult(
   };
 }
 
+type Sides = Partial<Record<'raw' | 'comet', ChurnResult>>;
+
+/**
+ * Each side's median run by CPU per delivered message (the run shown in
+ * the table: its figures belong together, unlike per-metric medians).
+ */
+export function medianChurn(runs: readonly Sides[]): Sides {
+  const out: Sides = {};
+  for (const side of ['raw', 'comet'] as const) {
+    const mine = runs
+      .map((r) => r[side])
+      .filter((x): x is ChurnResult => x !== undefined)
+      .sort((a, b) => a.cpuUsPerDelivery - b.cpuUsPerDelivery);
+    const median = mine[Math.floor((mine.length - 1) / 2)];
+    if (median) out[side] = median;
+  }
+  return out;
+}
+
+/** A line under the table: every run's CPU per delivery and per response, per side. */
+export function churnNote(runs: readonly Sides[]): string {
+  const list = (side: 'raw' | 'comet') =>
+    runs
+      .map((r) => r[side])
+      .filter((x): x is ChurnResult => x !== undefined)
+      .map((x) => `${x.cpuUsPerDelivery.toFixed(2)}/${x.cpuUsPerResponse.toFixed(1)}`)
+      .join(', ');
+  return `churn, every run (µs per delivery/per response; the table shows each side's median run): raw ${list('raw')}; koa-comet ${list('comet')}`;
+}
+
 /** Table rows for the churn scenario. */
 export function churnRows(r: Partial<Record<'raw' | 'comet', ChurnResult>>): Row[] {
   const any = r.raw ?? r.comet;
