@@ -21,6 +21,11 @@ export interface EnvelopeCache {
   envelope(message: Message): string;
   /** The batch JSON text. */
   batch(batch: Batch): string;
+  /**
+   * The same, remembered for this very `batch` object (weakly): for a bus
+   * that hands the same read result to pollers asking the same question.
+   */
+  sharedBatch(batch: Batch): string;
 }
 
 /**
@@ -46,14 +51,24 @@ export function createEnvelopeCache(): EnvelopeCache {
     }
     return text;
   };
+  const batch = (b: Batch): string => {
+    let messages = '';
+    for (const message of b.messages) {
+      messages += (messages === '' ? '' : ',') + envelope(message);
+    }
+    return `{"messages":[${messages}],"cursor":${JSON.stringify(b.cursor)},"gap":${b.gap}}`;
+  };
+  const batches = new WeakMap<Batch, string>();
   return {
     envelope,
-    batch(batch) {
-      let messages = '';
-      for (const message of batch.messages) {
-        messages += (messages === '' ? '' : ',') + envelope(message);
+    batch,
+    sharedBatch(b) {
+      let text = batches.get(b);
+      if (text === undefined) {
+        text = batch(b);
+        batches.set(b, text);
       }
-      return `{"messages":[${messages}],"cursor":${JSON.stringify(batch.cursor)},"gap":${batch.gap}}`;
+      return text;
     },
   };
 }

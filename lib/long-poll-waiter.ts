@@ -13,7 +13,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AsyncContext, type AsyncContextOptions } from './async-context.js';
 import { type BatchRead, readBatch } from './batch-read.js';
 import { formatCursor, parseCursor, parseSingleCursor } from './cursor.js';
-import type { Batch } from './envelope.js';
 import type { Hub, HubMember, Round } from './hub.js';
 import type { TimerWheel } from './timer-wheel.js';
 import { type BatchTransport, writeBatch } from './transports/batch-transport.js';
@@ -259,21 +258,26 @@ export function answerAtOnce(
 ): boolean {
   const { hub, maxBatch, historyWindow } = route;
   const bus = hub.bus;
-  let read: Batch;
+  let json: string;
   if (channels.length === 1 && historyWindow === undefined) {
     const position = parseSingleCursor(cursor);
     // "From now" has nothing waiting by definition.
     if (bus.readSync === undefined || position === undefined) return false;
-    read = bus.readSync(channels[0] as string, position, maxBatch);
+    const read = bus.readSync(channels[0] as string, position, maxBatch);
+    if (read.messages.length === 0 && !read.gap) return false;
+    // Pollers coming back together ask the same question: an in-process
+    // bus may hand them the same result, then encoded once.
+    json = hub.envelopes.sharedBatch(read);
   } else {
     const positions = parseCursor(cursor, channels);
     if (bus.readSync === undefined) return false;
     // Synchronous for a bus with readSync (see readBatch).
-    read = readBatch(bus, { channels, positions }, maxBatch, historyWindow) as BatchRead;
+    const read = readBatch(bus, { channels, positions }, maxBatch, historyWindow) as BatchRead;
+    if (read.messages.length === 0 && !read.gap) return false;
+    json = hub.envelopes.batch(read);
   }
-  if (read.messages.length === 0 && !read.gap) return false;
   // One response: written as text (see batch-transport.ts).
-  writeBatch(res, transport, transport.text(hub.envelopes.batch(read), variant));
+  writeBatch(res, transport, transport.text(json, variant));
   return true;
 }
 

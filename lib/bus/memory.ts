@@ -53,6 +53,14 @@ interface ChannelState {
   items: Message[];
   start: number;
   readonly subs: Set<Subscription>;
+  /**
+   * Recent non-empty reads by position and limit, valid while `seq` and
+   * `start` stay what they were (see `cachedRead`): pollers coming back
+   * together ask the same question, and get the same answer object.
+   */
+  reads: Map<string, ReadResult> | undefined;
+  readsSeq: number;
+  readsRetained: number;
 }
 
 interface Pending {
@@ -215,7 +223,15 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
   function stateOf(channel: string): ChannelState {
     let state = channels.get(channel);
     if (!state) {
-      state = { seq: 0, items: [], start: 0, subs: new Set() };
+      state = {
+        seq: 0,
+        items: [],
+        start: 0,
+        subs: new Set(),
+        reads: undefined,
+        readsSeq: 0,
+        readsRetained: 0,
+      };
       channels.set(channel, state);
     }
     return state;
@@ -228,7 +244,33 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
     }
     const state = channels.get(channel);
     if (state) evict(state, now());
-    return readAfter(state, after, limit);
+    if (state === undefined || after === undefined) return readAfter(state, after, limit);
+    return cachedRead(state, after, limit);
+  }
+
+  /** {@link readAfter} through the channel's read cache (a few dozen entries at most). */
+  function cachedRead(state: ChannelState, after: string, limit: number): ReadResult {
+    // A publish moves seq, an eviction shrinks what is retained: either
+    // may change an answer, so the cache starts over.
+    const size = retained(state);
+    if (
+      state.reads !== undefined &&
+      (state.readsSeq !== state.seq || state.readsRetained !== size)
+    ) {
+      state.reads = undefined;
+    }
+    state.readsSeq = state.seq;
+    state.readsRetained = size;
+    const key = limit === defaultReadLimit ? after : `${limit} ${after}`;
+    let result = state.reads?.get(key);
+    if (result === undefined) {
+      result = readAfter(state, after, limit);
+      if (result.messages.length > 0 || result.gap) {
+        if (state.reads === undefined || state.reads.size >= 64) state.reads = new Map();
+        state.reads.set(key, result);
+      }
+    }
+    return result;
   }
 
   return {

@@ -49,9 +49,24 @@ export function writeBatch(
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   // One writeHead with the transport's headers as a flat list (no per-header
   // setHeader bookkeeping). writeHead stores the head at once, so the
-  // length goes in it too (else Node would answer chunked).
-  res.writeHead(200, transport.headerList.concat('Content-Length', String(length)));
+  // length goes in it too (else Node would answer chunked); it reads the
+  // list synchronously, so one list per transport is reused.
+  const head = headWithLength(transport);
+  head[head.length - 1] = String(length);
+  res.writeHead(200, head);
   res.end(body);
+}
+
+const heads = new WeakMap<BatchTransport, string[]>();
+
+/** The transport's header list plus a `Content-Length` slot, one per transport. */
+function headWithLength(transport: BatchTransport): string[] {
+  let head = heads.get(transport);
+  if (head === undefined) {
+    head = [...transport.headerList, 'Content-Length', ''];
+    heads.set(transport, head);
+  }
+  return head;
 }
 
 /**

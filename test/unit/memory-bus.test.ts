@@ -157,6 +157,33 @@ describe('createMemoryBus', () => {
     expect(await bus.read('c', 'e-9983')).toMatchObject({ gap: true, cursor: 'e-10000' });
   });
 
+  it('answers a repeated readSync with the same result until a publish or an eviction changes it', async () => {
+    const clock = fakeClock();
+    const bus = createMemoryBus({ now: clock.now, historyLimit: 3, historyMaxAge: 1000 });
+    const a = await bus.publish('c', 1);
+    await bus.publish('c', 2);
+    const first = bus.readSync?.('c', a.id, 10);
+    // Pollers asking the same question share one answer object …
+    expect(bus.readSync?.('c', a.id, 10)).toBe(first);
+    expect(first?.messages.map((m) => m.data)).toEqual([2]);
+    // … but not across limits,
+    expect(bus.readSync?.('c', a.id, 1)).not.toBe(first);
+    // nor across a publish (the next one is seen),
+    await bus.publish('c', 3);
+    expect(bus.readSync?.('c', a.id, 10)?.messages.map((m) => m.data)).toEqual([2, 3]);
+    // nor across a count eviction (the cursor is now a gap),
+    await bus.publish('c', 4);
+    await bus.publish('c', 5);
+    expect(bus.readSync?.('c', a.id, 10)).toMatchObject({ messages: [], gap: true });
+    // nor across an age eviction with no publish in between.
+    const head = bus.readSync?.('c', undefined).cursor as string;
+    const before = bus.readSync?.('c', 'earliest', 10);
+    expect(before?.messages.map((m) => m.data)).toEqual([3, 4, 5]);
+    clock.advance(1001);
+    expect(bus.readSync?.('c', 'earliest', 10)).toMatchObject({ messages: [], cursor: head });
+    await bus.close();
+  });
+
   it('caps reads at the limit, defaultReadLimit when none is given', async () => {
     const bus = createMemoryBus({ defaultReadLimit: 5 });
     const sent: Message[] = [];
