@@ -17,6 +17,7 @@ import * as pollEtag from '../../docs/examples/05-poll-etag.js';
 import * as startAsync from '../../docs/examples/06-start-async.js';
 import * as crossOrigin from '../../docs/examples/09-cross-origin.js';
 import * as shutdown from '../../docs/examples/11-shutdown.js';
+import * as direct from '../../docs/examples/12-direct.js';
 import { runPageScript } from './fake-page.js';
 
 const examplesDir = fileURLToPath(new URL('../../docs/examples/', import.meta.url));
@@ -301,5 +302,28 @@ describe('11 graceful shutdown', () => {
     expect(await response.json()).toEqual({ messages: [], cursor: m.id, gap: false });
     await app.close(); // the same promise the signal started
     expect(app.server.listening).toBe(false);
+  });
+});
+
+describe('12 direct dispatch', () => {
+  it('answers the decorated route before the app middleware, which still sees everything else', async () => {
+    const app = await started(direct.start());
+    const refused = await fetch(`${app.url}/inbox/messages?timeout=0`);
+    expect(refused.status).toBe(401);
+    expect(((await refused.json()) as { error: { code: string } }).error.code).toBe(
+      'COMET_ERR_AUTH_UNAUTHORIZED',
+    );
+    const message = await app.bus.publish('inbox:ann', { text: 'hi Ann' });
+    const answered = await fetch(`${app.url}/inbox/messages?cursor=earliest`, {
+      headers: { Authorization: 'Bearer ann' },
+    });
+    expect(await answered.json()).toEqual({
+      messages: [{ id: message.id, channel: 'inbox:ann', data: { text: 'hi Ann' } }],
+      cursor: message.id,
+      gap: false,
+    });
+    expect(app.seen).toEqual([]);
+    expect((await fetch(`${app.url}/elsewhere`)).status).toBe(404);
+    expect(app.seen).toEqual(['/elsewhere']);
   });
 });
