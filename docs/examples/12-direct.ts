@@ -3,8 +3,9 @@
  * are answered before the app's middleware runs, so a route reads what it
  * needs from the request itself.
  */
-import type { RouterContext } from '@koa/router';
+
 import type { AddressInfo } from 'node:net';
+import type { RouterContext } from '@koa/router';
 import Koa from 'koa';
 import { comet, createMemoryBus, longpoll } from '../../index.js';
 
