@@ -41,7 +41,8 @@ export function createResumeState(initial: string | null, window = 1024): Resume
         const oldest = recent.values().next().value;
         if (oldest !== undefined) recent.delete(oldest);
       }
-      cursor = envelope.id;
+      // A stream on several channels says where all of them stand.
+      cursor = typeof envelope.cursor === 'string' ? envelope.cursor : envelope.id;
       delivered = true;
       return true;
     },

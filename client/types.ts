@@ -10,6 +10,11 @@ export interface Envelope {
   readonly channel: string;
   /** Any JSON value. */
   readonly data: unknown;
+  /**
+   * On a stream that follows several channels: the combined resume cursor
+   * after this message (the `id` is then this message's own id).
+   */
+  readonly cursor?: string;
 }
 
 /** A batch as long-poll and JSONP answer it. */

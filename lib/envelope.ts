@@ -73,6 +73,16 @@ export function createEnvelopeCache(): EnvelopeCache {
   };
 }
 
+/**
+ * The envelope JSON of a message on a stream that follows several
+ * channels, with the combined resume cursor after it added as `"cursor"`
+ * (`{"id","channel","data","cursor"}`): every stream transport can then
+ * resume all the channels from any frame, not only SSE and multipart.
+ */
+export function withCursor(envelopeJson: string, cursor: string): string {
+  return `${envelopeJson.slice(0, -1)},"cursor":${JSON.stringify(cursor)}}`;
+}
+
 /** The stream control frame for a gap: `{"gap":true,"cursor":"<head>"}`. */
 export function resetJson(cursor: string): string {
   return `{"gap":true,"cursor":${JSON.stringify(cursor)}}`;

@@ -13,6 +13,7 @@ import { debuglog } from 'node:util';
 import { readBatch } from './batch-read.js';
 import type { Message } from './bus/bus.js';
 import { formatCursor } from './cursor.js';
+import { withCursor } from './envelope.js';
 import type { Hub, HubMember, Round } from './hub.js';
 import {
   createStreamSession,
@@ -104,8 +105,8 @@ export class StreamMember implements HubMember, StreamOwner {
         const read = await readBatch(this.#hub.bus, at, pageSize);
         if (this.session.ended) return;
         if (read.gap) this.#send(encoder.encodeReset(read.cursor, variant));
-        this.#positions = [...read.positions];
         for (const message of read.messages) this.#sendBacklog(message);
+        this.#positions = [...read.positions];
         if (read.gap || read.messages.length < pageSize) break;
       }
     }
@@ -114,10 +115,25 @@ export class StreamMember implements HubMember, StreamOwner {
     for (const message of held) this.#deliver(message, undefined);
   }
 
+  /** A backlog frame; several channels: the cursor walks the positions message by message. */
   #sendBacklog(message: Message): void {
-    const { encoder, variant } = this.#request;
+    const { channels, encoder, variant } = this.#request;
     const json = this.#hub.envelopes.envelope(message);
-    this.#send(encoder.encode(message, variant, json));
+    if (channels.length === 1) {
+      this.#send(encoder.encode(message, variant, json));
+      return;
+    }
+    this.#positions[channels.indexOf(message.channel)] = message.id;
+    const cursor = this.#cursor();
+    this.#send(encoder.encode({ ...message, id: cursor }, variant, withCursor(json, cursor)));
+  }
+
+  /** The combined cursor of several channels at the current positions. */
+  #cursor(): string {
+    return formatCursor(
+      this.#positions.map((p) => p ?? ''),
+      this.#request.channels,
+    );
   }
 
   #send(frame: Buffer): void {
@@ -140,21 +156,18 @@ export class StreamMember implements HubMember, StreamOwner {
     this.#positions[index] = message.id;
     // One channel: the cursor is the message id and every stream shares the
     // frame. Several: the cursor combines positions, shared by equal ones.
-    const cursor =
-      channels.length === 1
-        ? message.id
-        : formatCursor(
-            this.#positions.map((p) => p ?? ''),
-            channels,
-          );
+    const cursor = channels.length === 1 ? message.id : this.#cursor();
     // One channel: the round is this message's, so transport and variant
     // alone name the bytes (no per-subscriber key or closure on this path).
     const key = channels.length === 1 ? this.#keyPrefix : this.#keyPrefix + cursor;
     let wired = round?.get<Buffer>(key);
     if (wired === undefined) {
       const json = this.#hub.envelopes.envelope(message);
-      const framed = cursor === message.id ? message : { ...message, id: cursor };
-      wired = this.#connection.wire(encoder.encode(framed, variant, json));
+      wired = this.#connection.wire(
+        channels.length === 1
+          ? encoder.encode(message, variant, json)
+          : encoder.encode({ ...message, id: cursor }, variant, withCursor(json, cursor)),
+      );
       round?.set(key, wired);
     }
     this.session.send(wired);

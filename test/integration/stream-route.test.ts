@@ -324,6 +324,78 @@ describe('shared encoding and several channels', () => {
   });
 });
 
+describe('several channels: every frame carries the combined cursor', () => {
+  async function twoChannels() {
+    const bus = createMemoryBus();
+    const app = new Koa();
+    const push = comet({ bus, controllers: [TwoChannels] });
+    app.use(push);
+    return listen(app, push, bus);
+  }
+
+  it('backlog frames too: resuming from any SSE id of the replay sends only what followed it', async () => {
+    const r = await twoChannels();
+    await r.bus.publish('c:a', 'a1');
+    await r.bus.publish('c:b', 'b1');
+    await r.bus.publish('c:a', 'a2');
+    const res = await fetch(`${r.base}/both?cursor=earliest`, {
+      headers: { Accept: 'text/event-stream' },
+    });
+    const text = await readUntil(res.body!, (t) => (t.match(/^data: /gm) ?? []).length === 3);
+    const ids = [...text.matchAll(/^id: (.*)$/gm)].map((m) => m[1]!);
+    const replayed = [...text.matchAll(/^data: (.*)$/gm)].map(
+      (m) => JSON.parse(m[1]!).data as string,
+    );
+    expect([...replayed].sort()).toEqual(['a1', 'a2', 'b1']);
+    expect(ids).toHaveLength(3);
+    expect(ids.every((id) => id.startsWith('m.'))).toBe(true);
+    // Resume after the second replayed frame: only the third follows.
+    const third = replayed[2]!;
+    const again = await fetch(`${r.base}/both?transport=ndjson`, {
+      headers: { 'Last-Event-ID': ids[1]! },
+    });
+    const rest = await readUntil(again.body!, (t) => t.includes(`"${third}"`));
+    expect(
+      rest
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l).data),
+    ).toEqual([third]);
+  });
+
+  it('NDJSON and WebSocket frames carry it as "cursor", backlog and live alike', async () => {
+    const r = await twoChannels();
+    await r.bus.publish('c:a', 'a1');
+    const res = await fetch(`${r.base}/both?transport=ndjson&cursor=earliest`);
+    const ws = new WebSocket(`${r.base.replace('http', 'ws')}/both?cursor=earliest`);
+    cleanups.push(() => ws.close());
+    const frames: { id: string; channel: string; data: unknown; cursor?: string }[] = [];
+    ws.on('message', (d) => frames.push(JSON.parse(String(d))));
+    await once(ws, 'open');
+    await held(r, 2);
+    const b1 = await r.bus.publish('c:b', 'b1');
+    const text = await readUntil(res.body!, (t) => t.includes('"b1"'));
+    const lines = text
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => JSON.parse(l) as { id: string; data: unknown; cursor?: string });
+    await until(() => frames.length === 2);
+    for (const got of [lines, frames]) {
+      expect(got.map((f) => f.data)).toEqual(['a1', 'b1']);
+      expect(got[1]!.id).toBe(b1.id);
+      expect(got.every((f) => f.cursor?.startsWith('m.'))).toBe(true);
+    }
+    // The cursor of the last frame resumes both channels: nothing is replayed.
+    const resumed = await fetch(`${r.base}/both?transport=ndjson&timeout=0`, {
+      headers: { 'Last-Event-ID': lines[1]!.cursor! },
+    });
+    await r.bus.publish('c:a', 'a2');
+    const after = await readUntil(resumed.body!, (t) => t.includes('"a2"'));
+    expect(after).not.toContain('"b1"');
+    expect(after).not.toContain('"a1"');
+  });
+});
+
 class SmallBudget {
   @stream('/small', { maxBytes: 500 })
   small() {

@@ -31,6 +31,15 @@ describe('client resume state', () => {
     expect(state.delivered).toBe(true);
   });
 
+  it('resumes from the combined cursor a frame of several channels carries', () => {
+    const state = createResumeState(null);
+    expect(state.accept({ id: 'a1', channel: 'c:a', data: null, cursor: 'm.x1' })).toBe(true);
+    expect(state.cursor).toBe('m.x1');
+    // Dedupe stays by the message's own id.
+    expect(state.accept({ id: 'a1', channel: 'c:a', data: null, cursor: 'm.x2' })).toBe(false);
+    expect(state.cursor).toBe('m.x1');
+  });
+
   it('forgets ids past its window, oldest first', () => {
     const state = createResumeState(null, 2);
     const m = (id: string) => ({ id, channel: 'c', data: null });
