@@ -113,11 +113,14 @@ export function comet(options: CometOptions): CometMiddleware {
   const downstream = assets ? (ctx: Context, next: Next) => assets(ctx, next) : undefined;
   const jsonNotFound = options.jsonNotFound ?? true;
   const servers: Server[] = [];
+  // `direct: true` does nothing until attach(server, app): say so once.
+  let directUnattached = options.direct === true;
 
   const middleware = (async (ctx: Context, next: Next) => {
     (ctx as Context & { [kHost]?: AsyncHost })[kHost] = host;
     installStartAsync(ctx);
     try {
+      if (directUnattached && ctx.method === 'GET') warnDirectUnattached(ctx.path);
       if (cors.apply(ctx)) return;
       await routes(ctx as RouterContext, downstream ? () => downstream(ctx, next) : next);
       const held = heldUntilComplete(ctx);
@@ -129,6 +132,15 @@ export function comet(options: CometOptions): CometMiddleware {
       renderError(ctx, error);
     }
   }) as CometMiddleware;
+
+  const warnDirectUnattached = (path: string): void => {
+    if (direct.match(path, 'GET').pathAndMethod.length === 0) return;
+    directUnattached = false;
+    process.emitWarning(
+      `comet({ direct: true }) answered ${path} through Koa: direct dispatch starts at attach(server, app)`,
+      { type: 'CometWarning', code: 'COMET_WARN_DIRECT_NOT_ATTACHED' },
+    );
+  };
 
   return Object.assign(middleware, {
     bus: options.bus,
@@ -143,6 +155,7 @@ export function comet(options: CometOptions): CometMiddleware {
           );
         }
         attachDirect(server, app, direct, cors);
+        directUnattached = false;
       }
       servers.push(server);
       attachUpgrades(server, router, upgrades, app);

@@ -157,6 +157,30 @@ describe('direct dispatch', () => {
     expect(s.upstream).toEqual([]);
   });
 
+  it('warns once when direct is on but the server was never attached', async () => {
+    const bus = createMemoryBus();
+    const app = new Koa();
+    const push = comet({ bus, controllers: [Feed], direct: true });
+    app.use(push);
+    const warnings: Error[] = [];
+    const onWarning = (w: Error) => warnings.push(w);
+    process.on('warning', onWarning);
+    try {
+      const s = await listen(app, push, bus, false);
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(`${s.base}/feeds/a/messages?timeout=0`);
+        expect(res.status).toBe(200);
+      }
+      await until(() => warnings.length > 0, 2000, 'the warning');
+      await new Promise((r) => setTimeout(r, 20));
+      expect(warnings.map((w) => (w as Error & { code?: string }).code)).toEqual([
+        'COMET_WARN_DIRECT_NOT_ATTACHED',
+      ]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('needs the app, and a server that already has it as its request listener', () => {
     const push = comet({ bus: createMemoryBus(), controllers: [Feed], direct: true });
     const app = new Koa();
