@@ -1,16 +1,15 @@
 /**
- * Direct dispatch (`comet({ direct: true })`): `@poll` and `@longpoll`
- * GET requests are answered from the http server's request listener,
- * before Koa's middleware stack — the way socket.io's engine answers its
- * own path before Express or Koa sees it.
+ * Direct dispatch (`comet({ direct })`, see CometOptions): `@poll` and
+ * `@longpoll` GET requests are answered from the http server's request
+ * listener, before Koa's middleware stack — the way socket.io's engine
+ * answers its own path before Express or Koa sees it.
  *
  * What a route gets stays the same: a Koa context made by the app
  * (`app.createContext`, so `ctx.params`, `ctx.query`, `ctx.get()`,
  * `ctx.cookies` and the app's own `app.context` additions work), the same
  * checks, the same `authorize` hooks, CORS and coded errors. What it skips
- * is the middleware mounted in front of `comet()`: `ctx.state` starts
- * empty. That is the price of answering a re-poll for about half the CPU
- * (`npm run bench -- churn`), so it is opt-in.
+ * is the middleware mounted in front of `comet()` (`ctx.state` starts
+ * empty), so by default (`'auto'`) it is on only when there is none.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type Router from '@koa/router';

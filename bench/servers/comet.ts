@@ -1,10 +1,11 @@
 /**
  * The framework under test: a Koa app whose long-poll and stream routes are
  * koa-comet decorators, plus a small hand-written publish route. Same wire
- * contract and same http server settings as the raw servers. Decorated
- * routes are answered by direct dispatch (`direct: true`, as examples/chat
- * runs); `BENCH_VIA_KOA=1` (`--via-koa`) sends them through Koa's
- * middleware stack instead.
+ * contract and same http server settings as the raw servers. As in
+ * examples/chat, `comet()` is the first middleware, so the default
+ * `direct: 'auto'` answers decorated routes by direct dispatch;
+ * `BENCH_VIA_KOA=1` (`--via-koa`) sets `direct: false`, sending them through
+ * Koa's middleware stack instead.
  *
  * `BENCH_BUS=redis` swaps the memory bus for the Redis bus (`REDIS_URL`,
  * `BENCH_REDIS_PREFIX`, `BENCH_BUS_NAME`): the redis scenario runs two of
@@ -61,7 +62,7 @@ const app = new Koa();
 
 const PUBLISH = /^\/rooms\/([^/]+)\/messages$/;
 const viaKoa = process.env['BENCH_VIA_KOA'] === '1';
-const push = comet({ bus, controllers: [Rooms], direct: !viaKoa });
+const push = comet({ bus, controllers: [Rooms], ...(viaKoa ? { direct: false } : {}) });
 app.use(push);
 // The publish route, hand-written as examples/chat does it (not what is measured).
 app.use(async (ctx, next) => {

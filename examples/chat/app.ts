@@ -51,10 +51,10 @@ export interface ChatAppOptions {
   /** See `CometOptions.channelLinger`. */
   channelLinger?: number;
   /**
-   * See `CometOptions.direct`: the room routes need nothing from middleware
-   * in front of `comet()`, so the demo server answers them directly.
+   * See `CometOptions.direct`. The default, `'auto'`, answers the room
+   * routes directly: `comet()` is this app's first middleware.
    */
-  direct?: boolean;
+  direct?: boolean | 'auto';
 }
 
 /** Builds the demo Koa app and its comet middleware. */

@@ -22,8 +22,14 @@ import {
 afterEach(closeAll);
 
 /** What the decorated methods saw, per request. */
-const seen: { params: unknown; query: unknown; state: unknown; cookie: unknown; extra: unknown }[] =
-  [];
+const seen: {
+  params: unknown;
+  query: unknown;
+  state: unknown;
+  cookie: unknown;
+  extra: unknown;
+  viaKoa: boolean;
+}[] = [];
 
 class Feed {
   @longpoll('/feeds/:feed/messages', { timeout: 1 })
@@ -34,6 +40,8 @@ class Feed {
       state: { ...ctx.state },
       cookie: ctx.cookies.get('sid'),
       extra: (ctx as RouterContext & { extra?: string }).extra,
+      // comet()'s Koa middleware gives every ctx startAsync(); direct dispatch does not run it.
+      viaKoa: typeof (ctx as RouterContext & { startAsync?: unknown }).startAsync === 'function',
     });
     if (ctx.params['feed'] === 'broken') throw new TypeError('handler bug');
     if (ctx.params['feed'] === 'secret') ctx.throw(401, 'Sign in first');
@@ -85,6 +93,7 @@ describe('direct dispatch', () => {
         state: {},
         cookie: 'abc',
         extra: 'from app.context',
+        viaKoa: false,
       },
     ]);
     // The decorated route skipped the app's own middleware …
@@ -181,6 +190,25 @@ describe('direct dispatch', () => {
     }
   });
 
+  it("'auto' (the default) answers directly only when comet() is the app's first middleware", async () => {
+    const first = async (direct?: boolean | 'auto', before = false) => {
+      const bus = createMemoryBus();
+      const app = new Koa();
+      if (before) app.use((_ctx, next) => next());
+      const push = comet({ bus, controllers: [Feed], ...(direct === undefined ? {} : { direct }) });
+      app.use(push);
+      const s = await listen(app, push, bus);
+      seen.length = 0;
+      expect((await fetch(`${s.base}/feeds/a/messages?timeout=0`)).status).toBe(200);
+      return seen[0]?.viaKoa;
+    };
+    expect(await first()).toBe(false);
+    expect(await first('auto')).toBe(false);
+    expect(await first(undefined, true)).toBe(true);
+    expect(await first(false)).toBe(true);
+    expect(await first(true, true)).toBe(false);
+  });
+
   it('needs the app, and a server that already has it as its request listener', () => {
     const push = comet({ bus: createMemoryBus(), controllers: [Feed], direct: true });
     const app = new Koa();
@@ -190,5 +218,10 @@ describe('direct dispatch', () => {
     expect(() => push.attach(createServer(), app)).toThrow(
       expect.objectContaining({ code: 'COMET_ERR_OPTIONS_INVALID' }),
     );
+    // 'auto' never throws: without the app, or a listener, it simply stays off.
+    const auto = comet({ bus: createMemoryBus(), controllers: [Feed] });
+    app.use(auto);
+    expect(() => auto.attach(createServer())).not.toThrow();
+    expect(() => auto.attach(createServer(), app)).not.toThrow();
   });
 });
