@@ -43,7 +43,7 @@ export interface BenchOptions {
 export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [flags]
   --held-n=10000        long-polls held at once (stay under ~18000: 20000 fds per process)
   --pollers=1000 --rate=1000 --seconds=5    churn shape
-  --churn-runs=3        churn runs per side (alternating); the table shows each side's median run
+  --churn-runs=5        churn runs per side (alternating); the table shows each side's median run
   --fanout-n=1000,10000 --k=200             fan-out subscribers and messages
   --redis-n=100,1000 --redis-k=200          redis: subscribers (half on A, half on B), messages
   --redis-url=redis://127.0.0.1:6379        redis: the shared Redis (else REDIS_URL); skipped if down
@@ -85,7 +85,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     pollers: int(flag(flags, 'pollers', '1000'), 'pollers', 18_000),
     rate: int(flag(flags, 'rate', '1000'), 'rate'),
     seconds: int(flag(flags, 'seconds', '5'), 'seconds', 600),
-    churnRuns: int(flag(flags, 'churn-runs', '3'), 'churn-runs', 20),
+    churnRuns: int(flag(flags, 'churn-runs', '5'), 'churn-runs', 20),
     fanoutN: flag(flags, 'fanout-n', '1000,10000')
       .split(',')
       .map((s) => int(s, 'fanout-n', 18_000)),
