@@ -6,7 +6,13 @@
  * stream is missing although the meta says messages were added (the history
  * was lost while the meta survived), starts a new epoch. FLUSHALL removes both
  * keys, so the next publish or read starts a new epoch as well; either way an
- * old cursor names an epoch that no longer exists and reads as a gap.
+ * old cursor names an epoch that no longer exists and reads as a gap. A
+ * caller also passes the highest id it has seen in the current epoch (its
+ * "floor"): a meta whose last id is below it went back in time (Redis
+ * restored from an older snapshot, a failover to a replica that lagged), and
+ * `ensure()` starts a new epoch with a fresh history, as for a lost stream,
+ * so a reader whose cursor precedes the lost messages gets a gap instead of
+ * skipping them (and a follower does not replay what is left as new).
  *
  * Every entry stores `p`, the id of the entry added just before it, chaining
  * the history. Every cursor the bus issues is in that chain (a message id, or
@@ -32,9 +38,10 @@ local function cmp(a, b)
   if c ~= 0 then return c end
   return cmpnum(as, bs)
 end
-local function ensure(stream, meta, candidate)
+local function ensure(stream, meta, candidate, floorEpoch, floorId)
   local m = redis.call('HMGET', meta, 'e', 'l')
-  if m[1] and m[2] and (m[2] == '0-0' or redis.call('EXISTS', stream) == 1) then
+  local back = floorEpoch ~= '' and m[1] == floorEpoch and m[2] and cmp(m[2], floorId) < 0
+  if m[1] and m[2] and not back and (m[2] == '0-0' or redis.call('EXISTS', stream) == 1) then
     return m[1], m[2]
   end
   redis.call('DEL', stream)
@@ -43,9 +50,12 @@ local function ensure(stream, meta, candidate)
 end
 `;
 
-/** KEYS: stream, meta. ARGV: candidate epoch, data JSON, time, maxLen, maxAge ms, '~' or '=', notify channel. */
+/**
+ * KEYS: stream, meta. ARGV: candidate epoch, data JSON, time, maxLen, maxAge ms, '~' or '=',
+ * notify channel, floor epoch, floor id.
+ */
 const PUBLISH = `${ENSURE}
-local e, last = ensure(KEYS[1], KEYS[2], ARGV[1])
+local e, last = ensure(KEYS[1], KEYS[2], ARGV[1], ARGV[8], ARGV[9])
 local args = {'XADD', KEYS[1]}
 if ARGV[4] ~= '' then
   args[#args + 1] = 'MAXLEN'; args[#args + 1] = ARGV[6]; args[#args + 1] = ARGV[4]
@@ -67,10 +77,11 @@ return {e, id}
 
 /**
  * KEYS: stream, meta. ARGV: candidate epoch, mode (now|earliest|after), epoch, after, count,
- * lenient ('1': skip the chain checks, for a follower resuming after a gap).
+ * lenient ('1': skip the chain checks, for a follower resuming after a gap), floor epoch,
+ * floor id.
  */
 const READ = `${ENSURE}
-local e, last = ensure(KEYS[1], KEYS[2], ARGV[1])
+local e, last = ensure(KEYS[1], KEYS[2], ARGV[1], ARGV[7], ARGV[8])
 local mode, after = ARGV[2], ARGV[4]
 if mode == 'now' then return {e, last, 0, {}} end
 local from = '-'

@@ -32,7 +32,14 @@ import { type Bus, EARLIEST, type Message, type ReadFrom, type ReadResult } from
 import type { RangeRequest } from './redis-channel.js';
 import { fullJitterBackoff, readyGate, shutDown, toBusError } from './redis-connection.js';
 import { RedisFollower } from './redis-follower.js';
-import { channelKeys, compareCursors, formatCursor, newEpoch, parseCursor } from './redis-ids.js';
+import {
+  channelKeys,
+  compareCursors,
+  compareStreamIds,
+  formatCursor,
+  newEpoch,
+  parseCursor,
+} from './redis-ids.js';
 import { count, type RedisBusClient, type RedisBusOptions } from './redis-options.js';
 import {
   decodePublish,
@@ -44,6 +51,9 @@ import {
 } from './redis-scripts.js';
 
 const debug = debuglog('comet:redis');
+
+/** Channels whose highest seen id is remembered (see `raiseFloor`). */
+const MAX_FLOORS = 10_000;
 
 export type { ReconnectOptions } from './redis-connection.js';
 export type { RedisBusClient, RedisBusOptions } from './redis-options.js';
@@ -115,6 +125,22 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
   let closed = false;
   let closing: Promise<void> | undefined;
 
+  // The highest id seen per channel in its current epoch (see redis-scripts.ts:
+  // a Redis whose history went back below it starts a new epoch). Bounded:
+  // a channel pushed out only loses that check.
+  const floors = new Map<string, { epoch: string; id: string }>();
+  function raiseFloor(channel: string, epoch: string, id: string): void {
+    const floor = floors.get(channel);
+    if (floor !== undefined && floor.epoch === epoch && compareStreamIds(id, floor.id) <= 0) return;
+    floors.delete(channel);
+    if (floors.size >= MAX_FLOORS) floors.delete(floors.keys().next().value as string);
+    floors.set(channel, { epoch, id });
+  }
+  const floorArgs = (channel: string): [string, string] => {
+    const floor = floors.get(channel);
+    return floor === undefined ? ['', ''] : [floor.epoch, floor.id];
+  };
+
   async function readRange(channel: string, request: RangeRequest): Promise<RangeReply> {
     await commandsReady(readyTimeout);
     const args =
@@ -122,8 +148,16 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
         ? ['after', request.epoch, request.after, String(request.limit), request.lenient ? '1' : '']
         : [request.kind, '', '', request.kind === 'now' ? '0' : String(request.limit), ''];
     const keys = channelKeys(prefix, channel);
-    const reply = await runScript(client, readScript, keys, [newEpoch(), ...args], commandTimeout);
-    return decodeRange(channel, reply);
+    const reply = await runScript(
+      client,
+      readScript,
+      keys,
+      [newEpoch(), ...args, ...floorArgs(channel)],
+      commandTimeout,
+    );
+    const range = decodeRange(channel, reply);
+    raiseFloor(channel, range.epoch, range.head);
+    return range;
   }
 
   const follower = new RedisFollower({
@@ -169,8 +203,10 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
       const args = [newEpoch(), json, String(time), trim[0]!, trim[1]!, trimOp, keys.notify];
       try {
         await commandsReady(readyTimeout);
+        args.push(...floorArgs(channel));
         const reply = await runScript(client, publishScript, keys, args, commandTimeout);
         const { epoch, streamId } = decodePublish(reply);
+        raiseFloor(channel, epoch, streamId);
         return { id: formatCursor(epoch, streamId), channel, data, time };
       } catch (error) {
         throw closed ? new CometError('COMET_ERR_BUS_CLOSED') : toBusError(error);

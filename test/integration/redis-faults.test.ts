@@ -260,7 +260,7 @@ whenMet(redisServer, () => {
       expect(got.map((m) => m.id)).toEqual([...old, ...fresh].map((m) => m.id));
     });
 
-    it('failover to a replica that missed writes: lost cursors get gap, followers carry on', async () => {
+    it('failover to a replica that missed writes: every cursor before the loss gets gap, followers carry on', async () => {
       const server = await newServer();
       const publisher = await bus(server);
       const follower = await bus(server);
@@ -291,21 +291,47 @@ whenMet(redisServer, () => {
           gap: true,
         });
       }
+      // The publisher had seen 5: its next publish finds the history went
+      // back and starts a new epoch, so a reader at the replica's head (3),
+      // who never got 4 and 5 either, re-syncs instead of skipping them.
       const sixth = await publisher.publish('lag', 6);
-      for (const lost of [sent[3]!, sent[4]!]) {
-        expect(await follower.read('lag', lost.id)).toEqual({
+      expect(publisher.compareIds(sixth.id, head)).toBeUndefined();
+      for (const before of [sent[0]!, sent[2]!, sent[3]!, sent[4]!]) {
+        expect(await follower.read('lag', before.id)).toEqual({
           messages: [],
           cursor: sixth.id,
           gap: true,
         });
       }
-      expect(await follower.read('lag', head)).toEqual({
-        messages: [sixth],
-        cursor: sixth.id,
-        gap: false,
-      });
       await waitFor(() => got.length === 6);
       expect(got.map((m) => m.id)).toEqual([...sent, sixth].map((m) => m.id));
+    });
+
+    it('Redis restored from an older snapshot: a cursor before the loss reads as a gap, not a silent skip', async () => {
+      const server = await newServer(false);
+      const b = await bus(server);
+      const m1 = await b.publish('snap', 1);
+      await b.publish('snap', 2);
+      const a = await admin(server);
+      await a.sendCommand(['SAVE']); // the snapshot holds 1 and 2
+      await a.quit();
+      const lost = await b.publish('snap', 3); // acknowledged, then lost with the process
+      await kill(server);
+      await start(server, false); // comes back from the snapshot
+      await waitFor(() =>
+        b.read('snap').then(
+          () => true,
+          () => false,
+        ),
+      );
+      // A reader after 1 would get [2] and go on, never knowing 3 existed.
+      const after = await b.read('snap', m1.id);
+      expect(after).toMatchObject({ messages: [], gap: true });
+      // The one that had 3 gets a gap too, and publishing goes on in a new epoch.
+      expect((await b.read('snap', lost.id)).gap).toBe(true);
+      const next = await b.publish('snap', 4);
+      expect(b.compareIds(next.id, m1.id)).toBeUndefined();
+      expect((await b.read('snap', after.cursor)).messages.map((m) => m.data)).toEqual([4]);
     });
 
     it('publishes during an outage reject with COMET_ERR_BUS_UNAVAILABLE, promptly', async () => {
