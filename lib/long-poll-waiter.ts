@@ -11,7 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { AsyncContext, type AsyncContextOptions } from './async-context.js';
-import { type BatchRead, readBatch } from './batch-read.js';
+import { type BatchRead, type ReadPosition, readBatch } from './batch-read.js';
 import { formatCursor, parseCursor, parseSingleCursor } from './cursor.js';
 import type { Hub, HubMember, Round } from './hub.js';
 import type { TimerWheel } from './timer-wheel.js';
@@ -34,9 +34,7 @@ export interface LongPollRouteOptions extends LongPollSettings {
 }
 
 /** What one held request follows and how it is answered. */
-export interface LongPollRequest {
-  readonly channels: readonly string[];
-  readonly positions: readonly (string | undefined)[];
+export interface LongPollRequest extends ReadPosition {
   /** Hold time in ms; 0 answers at once. */
   readonly timeoutMs: number;
   readonly transport: BatchTransport;

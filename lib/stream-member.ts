@@ -10,7 +10,7 @@
  * (`Bus.compareIds`), so a late live delivery is never a duplicate.
  */
 import { debuglog } from 'node:util';
-import { readBatch } from './batch-read.js';
+import { type ReadPosition, readBatch } from './batch-read.js';
 import type { Message } from './bus/bus.js';
 import { formatCursor } from './cursor.js';
 import { withCursor } from './envelope.js';
@@ -32,10 +32,7 @@ export type FrameEncoder = Pick<StreamTransport, 'encode' | 'encodeReset'> & {
 };
 
 /** What one stream follows and how it is encoded. */
-export interface StreamMemberRequest {
-  readonly channels: readonly string[];
-  /** Read positions per channel (from `parseCursor`): `undefined` means from now. */
-  readonly positions: readonly (string | undefined)[];
+export interface StreamMemberRequest extends ReadPosition {
   readonly encoder: FrameEncoder;
   /** `''`, or the iframe callback name. */
   readonly variant: string;

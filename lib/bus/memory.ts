@@ -54,8 +54,8 @@ interface ChannelState {
   start: number;
   readonly subs: Set<Subscription>;
   /**
-   * Recent non-empty reads by position and limit, valid while `seq` and
-   * `start` stay what they were (see `cachedRead`): pollers coming back
+   * Recent non-empty reads by position and limit, valid while `seq` and the
+   * retained count stay what they were (see `cachedRead`): pollers coming back
    * together ask the same question, and get the same answer object.
    */
   reads: Map<string, ReadResult> | undefined;
