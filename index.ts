@@ -29,6 +29,8 @@ export {
 } from './lib/async-context.js';
 export {
   type Bus,
+  type BusMetrics,
+  type BusObserver,
   EARLIEST,
   type Message,
   type MessageListener,
@@ -67,8 +69,14 @@ export type {
 } from './lib/transports/stream-transport.js';
 export { type JsonBodyOptions, readJsonBody } from './middleware/body.js';
 export { type ServeClientOptions, serveClient } from './middleware/client-assets.js';
-export { type CometMiddleware, type CometOptions, comet } from './middleware/comet.js';
+export {
+  type CometMiddleware,
+  type CometOptions,
+  type CometStats,
+  comet,
+} from './middleware/comet.js';
 export type { CorsOptions } from './middleware/cors.js';
+export type { MetricsOptions, MetricsRegistry } from './middleware/metrics.js';
 export {
   type Authorize,
   type ChannelHandler,

@@ -11,6 +11,7 @@
 import { debuglog } from 'node:util';
 import type { Bus, Message } from './bus/bus.js';
 import { createEnvelopeCache, type EnvelopeCache } from './envelope.js';
+import { Meters } from './meters.js';
 import type { TimerHandle, TimerTarget, TimerWheel } from './timer-wheel.js';
 
 const debug = debuglog('comet:hub');
@@ -56,6 +57,8 @@ export interface HubOptions {
    * SUBSCRIBE pair per poll). Default 10,000; 0 releases at once.
    */
   readonly linger?: number;
+  /** Where the hub and its members count deliveries, gaps and drains. Default: a new one. */
+  readonly meters?: Meters;
 }
 
 /** One active channel: its members and its bus subscription. */
@@ -82,6 +85,8 @@ export class Hub {
   readonly bus: Bus;
   /** The envelope cache shared by every transport of this hub. */
   readonly envelopes: EnvelopeCache;
+  /** The counts of this hub's comet instance (see lib/meters.ts). */
+  readonly meters: Meters;
   readonly #channels = new Map<string, ChannelEntry>();
   readonly #timers: TimerWheel;
   readonly #linger: number;
@@ -92,6 +97,7 @@ export class Hub {
     this.envelopes = createEnvelopeCache();
     this.#timers = options.timers;
     this.#linger = options.linger ?? 10_000;
+    this.meters = options.meters ?? new Meters();
   }
 
   /** True once {@link Hub.shutdown} started: no new members are accepted. */
@@ -153,6 +159,7 @@ export class Hub {
     this.#closing = true;
     const members = new Set<HubMember>();
     for (const entry of this.#channels.values()) for (const m of entry.members) members.add(m);
+    this.meters.shutdownDrains += members.size;
     for (const member of members) member.shutdown();
     // Members answered and left; release what lingers.
     for (const entry of [...this.#channels.values()])

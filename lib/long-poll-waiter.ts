@@ -14,8 +14,13 @@ import { AsyncContext, type AsyncContextOptions } from './async-context.js';
 import { type BatchRead, type ReadPosition, readBatch } from './batch-read.js';
 import { formatCursor, parseCursor, parseSingleCursor } from './cursor.js';
 import type { Hub, HubMember, Round } from './hub.js';
+import type { TransportMeter } from './meters.js';
 import type { TimerWheel } from './timer-wheel.js';
-import { type BatchTransport, writeBatch } from './transports/batch-transport.js';
+import {
+  type BatchTransport,
+  type BatchTransportName,
+  writeBatch,
+} from './transports/batch-transport.js';
 import { type ReadOutcome, type Settled, WakeGroup } from './wake-group.js';
 
 /** What a long-poll route is given. */
@@ -31,6 +36,8 @@ export interface LongPollSettings {
 /** Settings shared by every waiter of one route (one object per route, not per request). */
 export interface LongPollRouteOptions extends LongPollSettings {
   readonly context: AsyncContextOptions;
+  /** The route's meter per batch transport (looked up once per route, not per request). */
+  readonly meters: Readonly<Record<BatchTransportName, TransportMeter>>;
 }
 
 /** What one held request follows and how it is answered. */
@@ -49,8 +56,10 @@ type Phase = 'reading' | 'parked' | 'waking';
  * every waiter of the route, so a held request allocates none of its own.
  */
 export function createLongPollRoute(settings: LongPollSettings): LongPollRouteOptions {
+  const meterOf = (name: BatchTransportName) => settings.hub.meters.transport(name, 'batch');
   return {
     ...settings,
+    meters: { 'long-poll': meterOf('long-poll'), jsonp: meterOf('jsonp'), poll: meterOf('poll') },
     context: {
       timers: settings.timers,
       onExpire: (ac) => (ac as LongPollWaiter).answerEmpty(),
@@ -70,6 +79,8 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   #key: string | undefined;
   /** Shutdown came while the first read was in flight: answer when it lands. */
   #stopping = false;
+  /** When it was held (`performance.now()`), for the held-duration histogram. */
+  readonly #since = performance.now();
 
   constructor(
     req: IncomingMessage,
@@ -81,6 +92,9 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     this.#route = route;
     this.#request = request;
     this.#positions = request.positions;
+    const meter = route.meters[request.transport.name];
+    meter.open++;
+    meter.opened++;
     for (const channel of request.channels) route.hub.join(channel, this);
     this.suspend();
     this.#read();
@@ -103,6 +117,14 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
       round.set(this.#key, group);
     }
     group.add(this);
+    const observe = this.#route.hub.meters.observers.delivery;
+    const name = this.#request.transport.name;
+    // Once per message and transport: publish to the first wake-up's answer
+    // (written by now on an in-process bus; its read is under way on a remote one).
+    if (observe !== undefined && round.get(name) === undefined) {
+      round.set(name, true);
+      observe(name, (Date.now() - round.message.time) / 1000);
+    }
   }
 
   /** Same key, same bytes: route limits, encoding, channels and positions. */
@@ -145,7 +167,11 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
 
   /** @internal Leaves the hub; called once when the context completes. */
   release(): void {
-    for (const channel of this.#request.channels) this.#route.hub.leave(channel, this);
+    const { hub, meters } = this.#route;
+    const name = this.#request.transport.name;
+    meters[name].open--;
+    hub.meters.observers.held?.(name, (performance.now() - this.#since) / 1000);
+    for (const channel of this.#request.channels) hub.leave(channel, this);
     const res = this.response;
     if (!res.writableEnded && !res.destroyed) res.end();
   }
@@ -189,6 +215,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     if (this.#stopping && !this.response.headersSent)
       this.response.setHeader('Connection', 'close');
     if (body !== undefined) {
+      countBatch(this.#route, this.#request.transport.name, read);
       this.#write(body);
       this.complete();
       return;
@@ -217,10 +244,13 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     if (this.state === 'completed') return;
     const res = this.response;
     const status = (error as { status?: number }).status ?? 500;
-    const body =
-      typeof (error as { toJSON?: unknown }).toJSON === 'function' && status < 500
-        ? JSON.stringify(error)
-        : JSON.stringify({ error: { code: 'COMET_ERR_BUS_UNAVAILABLE', message: 'Read failed' } });
+    const coded = typeof (error as { toJSON?: unknown }).toJSON === 'function' && status < 500;
+    const body = coded
+      ? JSON.stringify(error)
+      : JSON.stringify({ error: { code: 'COMET_ERR_BUS_UNAVAILABLE', message: 'Read failed' } });
+    this.#route.hub.meters.error(
+      coded ? String((error as { code?: unknown }).code) : 'COMET_ERR_BUS_UNAVAILABLE',
+    );
     if (!res.headersSent && !res.destroyed) {
       res.writeHead(status < 500 ? status : 503, {
         'Content-Type': 'application/json; charset=utf-8',
@@ -232,8 +262,20 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   }
 
   #write(body: Buffer | string): void {
-    writeBatch(this.response, this.#request.transport, body);
+    const meter = this.#route.meters[this.#request.transport.name];
+    meter.responses++;
+    meter.bytes += writeBatch(this.response, this.#request.transport, body);
   }
+}
+
+/** Counts the messages and gap of a batch about to be written. */
+function countBatch(
+  route: LongPollRouteOptions,
+  name: BatchTransportName,
+  read: Pick<BatchRead, 'messages' | 'gap'>,
+): void {
+  route.meters[name].deliveries += read.messages.length;
+  if (read.gap) route.hub.meters.gaps++;
 }
 
 /**
@@ -263,6 +305,7 @@ export function answerAtOnce(
     if (bus.readSync === undefined || position === undefined) return false;
     const read = bus.readSync(channels[0] as string, position, maxBatch);
     if (read.messages.length === 0 && !read.gap) return false;
+    countBatch(route, transport.name, read);
     // Pollers coming back together ask the same question: an in-process
     // bus may hand them the same result, then encoded once.
     json = hub.envelopes.sharedBatch(read);
@@ -272,10 +315,13 @@ export function answerAtOnce(
     // Synchronous for a bus with readSync (see readBatch).
     const read = readBatch(bus, { channels, positions }, maxBatch, historyWindow) as BatchRead;
     if (read.messages.length === 0 && !read.gap) return false;
+    countBatch(route, transport.name, read);
     json = hub.envelopes.batch(read);
   }
   // One response: written as text (see batch-transport.ts).
-  writeBatch(res, transport, transport.text(json, variant));
+  const meter = route.meters[transport.name];
+  meter.responses++;
+  meter.bytes += writeBatch(res, transport, transport.text(json, variant));
   return true;
 }
 

@@ -101,7 +101,10 @@ export class StreamMember implements HubMember, StreamOwner {
         const at = { channels, positions: this.#positions };
         const read = await readBatch(this.#hub.bus, at, pageSize);
         if (this.session.ended) return;
-        if (read.gap) this.#send(encoder.encodeReset(read.cursor, variant));
+        if (read.gap) {
+          this.#hub.meters.gaps++;
+          this.#send(encoder.encodeReset(read.cursor, variant));
+        }
         for (const message of read.messages) this.#sendBacklog(message);
         this.#positions = [...read.positions];
         if (read.gap || read.messages.length < pageSize) break;
@@ -165,7 +168,11 @@ export class StreamMember implements HubMember, StreamOwner {
           ? encoder.encode(message, variant, json)
           : encoder.encode({ ...message, id: cursor }, variant, withCursor(json, cursor)),
       );
-      round?.set(key, wired);
+      if (round !== undefined) {
+        round.set(key, wired);
+        // The first write of this message on this transport: how long since it was published.
+        this.#hub.meters.observers.delivery?.(encoder.name, (Date.now() - message.time) / 1000);
+      }
     }
     this.session.send(wired);
   }

@@ -14,6 +14,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
+import type { TransportMeter } from './meters.js';
 import type { TimerHandle, TimerTarget, TimerWheel } from './timer-wheel.js';
 import type { StreamWriter } from './transports/stream-transport.js';
 
@@ -71,6 +72,8 @@ export interface StreamSessionOptions {
   maxQueuedBytes?: number;
   /** Called exactly once when the stream ends, however: release the subscription here. */
   onEnd?: (reason: StreamEndReason) => void;
+  /** Where the stream counts frames, bytes, heartbeats and its end (one per route and transport). */
+  meter?: TransportMeter;
 }
 
 /** The defaults of {@link StreamSessionOptions}. */
@@ -116,12 +119,22 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
     this.deadline = Date.now() + lifetime;
     this.timer = this.arm();
     conn.onClose(this);
+    const meter = options.meter;
+    if (meter !== undefined) {
+      meter.open++;
+      meter.opened++;
+    }
   }
 
   send(frame: Buffer): boolean {
     if (this.ended) return false;
     this.conn.send(frame);
     this.bytesSent += frame.length;
+    const meter = this.options.meter;
+    if (meter !== undefined) {
+      meter.deliveries++;
+      meter.bytes += frame.length;
+    }
     const { maxQueuedBytes = streamSessionDefaults.maxQueuedBytes } = this.options;
     if (this.conn.queuedBytes > maxQueuedBytes) this.finish('slow');
     else if (this.bytesSent >= (this.options.maxBytes ?? streamSessionDefaults.maxBytes)) {
@@ -147,6 +160,7 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
       return;
     }
     this.conn.heartbeat();
+    if (this.options.meter !== undefined) this.options.meter.heartbeats++;
     const { maxQueuedBytes = streamSessionDefaults.maxQueuedBytes } = this.options;
     if (this.conn.queuedBytes > maxQueuedBytes) {
       this.finish('slow');
@@ -166,6 +180,11 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
     if (this.ended) return;
     this.ended = true;
     this.options.wheel.remove(this.timer);
+    const meter = this.options.meter;
+    if (meter !== undefined) {
+      meter.open--;
+      meter.ends[reason]++;
+    }
     debug('stream ended: %s after %d bytes', reason, this.bytesSent);
     if (reason === 'slow') this.conn.destroy();
     else if (reason !== 'disconnect') this.conn.close(reason);

@@ -87,6 +87,7 @@ export function pollHandler(
   channelsOf: ChannelResolver,
 ) {
   const limit = options.maxBatch ?? 100;
+  const meter = services.hub.meters.transport('poll', 'batch');
   return async (ctx: RouterContext): Promise<void> => {
     const raw = cursorOf(ctx);
     const channels = await channelsOf(ctx);
@@ -99,12 +100,16 @@ export function pollHandler(
     );
     const body = pollTransport.encode(services.hub.envelopes.batch(read), '');
     const etag = etagOf(body);
+    meter.responses++;
+    if (read.gap) services.hub.meters.gaps++;
     ctx.set(pollTransport.headers as Record<string, string>);
     ctx.set('ETag', etag);
     if (matchesEtag(ctx.get('If-None-Match'), etag)) {
       ctx.status = 304;
       return;
     }
+    meter.deliveries += read.messages.length;
+    meter.bytes += body.length;
     ctx.status = 200;
     ctx.body = body;
     ctx.type = pollTransport.headers['Content-Type'] as string;

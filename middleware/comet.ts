@@ -11,6 +11,7 @@ import type { AsyncContext } from '../lib/async-context.js';
 import type { Bus } from '../lib/bus/bus.js';
 import { CometError } from '../lib/errors.js';
 import { Hub } from '../lib/hub.js';
+import { Meters } from '../lib/meters.js';
 import { createTimerWheel, type TimerWheel } from '../lib/timer-wheel.js';
 import { longPollHandler, pollHandler } from './batch-routes.js';
 import { channelResolver } from './channels.js';
@@ -18,6 +19,7 @@ import { type ServeClientOptions, serveClient } from './client-assets.js';
 import { type CorsOptions, createCorsPolicy } from './cors.js';
 import { type Authorize, routesOf } from './decorators.js';
 import { attachDirect } from './direct.js';
+import { type MetricsOptions, registerMetrics } from './metrics.js';
 import { renderError } from './render-error.js';
 import type { RouteServices } from './route-services.js';
 import { type AsyncHost, heldUntilComplete, installStartAsync, kHost } from './start-async.js';
@@ -60,8 +62,35 @@ export interface CometOptions {
    * See `docs/design-decisions.md`.
    */
   direct?: boolean | 'auto';
+  /**
+   * Prometheus metrics (`comet_*`) through prom-client, an optional peer
+   * dependency: `true` registers on prom-client's global registry,
+   * `{ registry }` on yours. Default: none (the counts are still kept, for
+   * {@link CometMiddleware.stats}). See `docs/guides/operations.md`.
+   */
+  metrics?: true | MetricsOptions;
   /** The shared timer (injected for tests). */
   timers?: TimerWheel;
+}
+
+/** What {@link CometMiddleware.stats} returns. */
+export interface CometStats {
+  /** Held long-polls and open streams (a request following two channels counts once). */
+  held: number;
+  /** Channels followed on the bus (lingering ones included). */
+  channels: number;
+  /** Hand-written contexts (`ctx.startAsync()`) not yet completed. */
+  contexts: number;
+  /** Open streams by transport. */
+  streams: Record<string, number>;
+  /** Held long-poll / JSONP requests by transport. */
+  longPolls: Record<string, number>;
+  /** Messages written since start (every transport). */
+  deliveries: number;
+  /** Gap signals served since start. */
+  gaps: number;
+  /** Streams closed for a slow reader, their byte budget or lifetime, since start. */
+  drops: number;
 }
 
 /** What {@link comet} returns: a Koa middleware with a few handles. */
@@ -84,8 +113,8 @@ export interface CometMiddleware extends Middleware {
    * attached servers (cutting what is left after `shutdownGrace`).
    */
   close(): Promise<void>;
-  /** Live counts: held members, active channels, hand-written contexts. */
-  stats(): { held: number; channels: number; contexts: number };
+  /** Live counts and totals (the numbers the Prometheus metrics read). */
+  stats(): CometStats;
 }
 
 /**
@@ -101,8 +130,10 @@ export interface CometMiddleware extends Middleware {
  */
 export function comet(options: CometOptions): CometMiddleware {
   const timers = options.timers ?? createTimerWheel();
+  const meters = new Meters();
   const hub = new Hub(options.bus, {
     timers,
+    meters,
     ...(options.channelLinger !== undefined ? { linger: options.channelLinger } : {}),
   });
   const cors = createCorsPolicy(options.cors);
@@ -115,6 +146,9 @@ export function comet(options: CometOptions): CometMiddleware {
   const downstream = assets ? (ctx: Context, next: Next) => assets(ctx, next) : undefined;
   const jsonNotFound = options.jsonNotFound ?? true;
   const servers: Server[] = [];
+  const unregisterMetrics = options.metrics
+    ? registerMetrics(options.metrics, { hub, bus: options.bus })
+    : undefined;
   // `direct: true` does nothing until attach(server, app): say so once.
   let directUnattached = options.direct === true;
 
@@ -131,7 +165,7 @@ export function comet(options: CometOptions): CometMiddleware {
         throw new CometError('COMET_ERR_ROUTE_NOT_FOUND');
       }
     } catch (error) {
-      renderError(ctx, error);
+      renderError(ctx, error, hub.meters);
     }
   }) as CometMiddleware;
 
@@ -159,7 +193,7 @@ export function comet(options: CometOptions): CometMiddleware {
         app?.middleware[0] === middleware &&
         server.listenerCount('request') > 0;
       if (app !== undefined && (options.direct === true || auto)) {
-        attachDirect(server, app, direct, cors);
+        attachDirect(server, app, direct, cors, hub.meters);
         directUnattached = false;
       }
       servers.push(server);
@@ -170,13 +204,31 @@ export function comet(options: CometOptions): CometMiddleware {
       for (const ac of [...contexts]) ac.onTimer();
       await Promise.all(servers.map((s) => closeServer(s, options.shutdownGrace ?? 5000)));
       timers.close();
+      unregisterMetrics?.();
     },
-    stats: () => ({
-      held: hub.memberCount(),
-      channels: hub.activeChannels,
-      contexts: contexts.size,
-    }),
+    stats: () => statsOf(hub, contexts.size),
   });
+}
+
+function statsOf(hub: Hub, contexts: number): CometStats {
+  const stats: CometStats = {
+    held: hub.memberCount(),
+    channels: hub.activeChannels,
+    contexts,
+    streams: {},
+    longPolls: {},
+    deliveries: 0,
+    gaps: hub.meters.gaps,
+    drops: 0,
+  };
+  for (const meter of hub.meters.transports()) {
+    stats.deliveries += meter.deliveries;
+    if (meter.kind === 'stream') {
+      stats.streams[meter.transport] = meter.open;
+      stats.drops += meter.ends.slow + meter.ends.budget + meter.ends.lifetime;
+    } else if (meter.transport !== 'poll') stats.longPolls[meter.transport] = meter.open;
+  }
+  return stats;
 }
 
 function buildRouter(options: CometOptions, services: RouteServices) {

@@ -16,6 +16,7 @@ import type Router from '@koa/router';
 import type { RouterContext } from '@koa/router';
 import type Koa from 'koa';
 import { CometError, isCometError } from '../lib/errors.js';
+import type { Meters } from '../lib/meters.js';
 import type { CorsPolicy } from './cors.js';
 import { renderError } from './render-error.js';
 
@@ -31,7 +32,13 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
  * @throws CometError `COMET_ERR_OPTIONS_INVALID` when the server has no
  * request listener yet (attach after `app.listen()` / `createServer(app.callback())`).
  */
-export function attachDirect(server: Server, app: Koa, router: Router, cors: CorsPolicy): void {
+export function attachDirect(
+  server: Server,
+  app: Koa,
+  router: Router,
+  cors: CorsPolicy,
+  meters?: Meters,
+): void {
   const listeners = server.listeners('request') as RequestListener[];
   if (listeners.length === 0) {
     throw new CometError(
@@ -39,7 +46,7 @@ export function attachDirect(server: Server, app: Koa, router: Router, cors: Cor
       'direct: attach the server after it has the app as its request listener',
     );
   }
-  const serve = directServer(app, router, cors);
+  const serve = directServer(app, router, cors, meters);
   server.removeAllListeners('request');
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     if (req.method === 'GET' && serve(req, res)) return;
@@ -48,7 +55,7 @@ export function attachDirect(server: Server, app: Koa, router: Router, cors: Cor
 }
 
 /** Answers `req` when it is one of `router`'s routes; false (nothing written) otherwise. */
-function directServer(app: Koa, router: Router, cors: CorsPolicy) {
+function directServer(app: Koa, router: Router, cors: CorsPolicy, meters: Meters | undefined) {
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = req.url ?? '';
     // Origin-form only; anything unusual goes through Koa.
@@ -68,11 +75,11 @@ function directServer(app: Koa, router: Router, cors: CorsPolicy) {
       if (done instanceof Promise) {
         done.then(
           () => respond(ctx),
-          (error: unknown) => fail(ctx, error),
+          (error: unknown) => fail(ctx, error, meters),
         );
       } else respond(ctx);
     } catch (error) {
-      fail(ctx, error);
+      fail(ctx, error, meters);
     }
     return true;
   };
@@ -93,11 +100,11 @@ function respond(ctx: RouterContext): void {
 }
 
 /** A coded error answers its JSON 4xx/503; anything else goes to Koa's own `ctx.onerror` (500, `app.on('error')`). */
-function fail(ctx: RouterContext, error: unknown): void {
+function fail(ctx: RouterContext, error: unknown, meters: Meters | undefined): void {
   if (!isCometError(error)) {
     ctx.onerror(error as Error);
     return;
   }
-  renderError(ctx, error);
+  renderError(ctx, error, meters);
   respond(ctx);
 }

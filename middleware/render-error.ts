@@ -4,14 +4,16 @@
  */
 import type { Context } from 'koa';
 import { isCometError } from '../lib/errors.js';
+import type { Meters } from '../lib/meters.js';
 
 /**
  * Answers `error` on `ctx` when it is a coded error; rethrows anything else.
  * Works even after `ctx.respond = false` (a route that already took over
  * the raw response): it then writes directly, or ends the socket.
  */
-export function renderError(ctx: Context, error: unknown): void {
+export function renderError(ctx: Context, error: unknown, meters?: Meters): void {
   if (!isCometError(error)) throw error;
+  meters?.error(error.code);
   const res = ctx.res;
   if (ctx.respond === false) {
     if (!res.headersSent && !res.destroyed) {

@@ -46,6 +46,16 @@ function sessionOptions(services: RouteServices, options: StreamOptions): Stream
   };
 }
 
+/** The route's limits with the meter of one transport: one object per route and transport. */
+function meteredLimits(
+  services: RouteServices,
+  options: StreamOptions,
+  transport: string,
+): StreamSessionOptions {
+  const meter = services.hub.meters.transport(transport, 'stream');
+  return { ...sessionOptions(services, options), meter };
+}
+
 /** The HTTP transports a route offers, in preference order. */
 function offeredTransports(options: StreamOptions): StreamTransport[] {
   const names = options.transports;
@@ -104,7 +114,7 @@ export function streamHandler(
   channelsOf: ChannelResolver,
 ) {
   const offered = offeredTransports(options);
-  const limits = sessionOptions(services, options);
+  const limits = new Map(offered.map((t) => [t, meteredLimits(services, options, t.name)]));
   return async (ctx: RouterContext): Promise<void> => {
     const transport = negotiate(ctx, offered);
     const callback = callbackOf(ctx);
@@ -126,7 +136,7 @@ export function streamHandler(
       services.hub,
       { channels, positions, encoder: transport, variant },
       createHttpConnection(ctx.res, writer),
-      limits,
+      limits.get(transport) ?? sessionOptions(services, options),
     );
   };
 }
@@ -150,11 +160,12 @@ export function streamUpgradeHandler(
 ): StreamUpgrade | undefined {
   if (options.transports && !options.transports.includes('websocket')) return undefined;
   const wss = createWebSocketServer();
-  const limits = sessionOptions(services, options);
+  const limits = meteredLimits(services, options, 'websocket');
   const allowOrigins = (origin: string) => services.cors.allows(origin);
   return (ctx, req, socket, head) => {
     // The Origin first: a foreign page must not reach the route's handler.
     if (!isOriginAllowed(req, allowOrigins)) {
+      services.hub.meters.error('COMET_ERR_ORIGIN_FORBIDDEN');
       refuseUpgrade(socket, new CometError('COMET_ERR_ORIGIN_FORBIDDEN'));
       return;
     }
@@ -176,10 +187,9 @@ export function streamUpgradeHandler(
       });
     };
     start().catch((error: unknown) => {
-      refuseUpgrade(
-        socket,
-        isCometError(error) ? error : new CometError('COMET_ERR_BUS_UNAVAILABLE'),
-      );
+      const coded = isCometError(error) ? error : new CometError('COMET_ERR_BUS_UNAVAILABLE');
+      services.hub.meters.error(coded.code);
+      refuseUpgrade(socket, coded);
     });
   };
 }

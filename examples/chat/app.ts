@@ -12,6 +12,7 @@ import {
   type CometMiddleware,
   type CorsOptions,
   comet,
+  type MetricsRegistry,
   longpoll,
   poll,
   readJsonBody,
@@ -55,6 +56,11 @@ export interface ChatAppOptions {
    * routes directly: `comet()` is this app's first middleware.
    */
   direct?: boolean | 'auto';
+  /**
+   * A prom-client `Registry`: the comet metrics are registered on it and
+   * served as text at `GET /metrics` (see `docs/guides/operations.md`).
+   */
+  metrics?: MetricsRegistry & { metrics(): Promise<string>; readonly contentType: string };
 }
 
 /** Builds the demo Koa app and its comet middleware. */
@@ -66,6 +72,7 @@ export function createChatApp(options: ChatAppOptions): { app: Koa; push: CometM
     ...(options.cors ? { cors: options.cors } : {}),
     ...(options.channelLinger !== undefined ? { channelLinger: options.channelLinger } : {}),
     ...(options.direct !== undefined ? { direct: options.direct } : {}),
+    ...(options.metrics ? { metrics: { registry: options.metrics } } : {}),
   });
   const router = new Router();
   router.post('/rooms/:room/messages', async (ctx) => {
@@ -84,6 +91,19 @@ export function createChatApp(options: ChatAppOptions): { app: Koa; push: CometM
   router.get('/health', (ctx) => {
     ctx.body = { ok: true, ...push.stats() };
   });
+  // The demo page's status panel: the same counts the metrics read.
+  router.get('/status', (ctx) => {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = push.stats();
+  });
+  const registry = options.metrics;
+  if (registry) {
+    router.get('/metrics', async (ctx) => {
+      ctx.set('Cache-Control', 'no-store');
+      ctx.type = registry.contentType;
+      ctx.body = await registry.metrics();
+    });
+  }
   app.use(push);
   app.use(router.routes());
   return { app, push };

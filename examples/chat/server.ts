@@ -12,7 +12,16 @@ const redisUrl = process.env.REDIS_URL;
 const bus = redisUrl ? createRedisBus({ url: redisUrl }) : createMemoryBus();
 // Any origin may read (and post to) the demo rooms, without credentials: the demo
 // page works opened from file:// or another port (see public/index.html).
-const { app, push } = createChatApp({ bus, cors: { origins: ['*'] } });
+// Prometheus metrics at /metrics when prom-client is installed (an optional peer).
+const metrics = await import('prom-client').then(
+  (client) => new client.Registry(),
+  () => undefined,
+);
+const { app, push } = createChatApp({
+  bus,
+  cors: { origins: ['*'] },
+  ...(metrics ? { metrics } : {}),
+});
 const server = app.listen(port, host, () => {
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;

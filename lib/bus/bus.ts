@@ -97,6 +97,40 @@ export interface Bus {
 
   /** Releases every resource; later publishes reject with `COMET_ERR_BUS_CLOSED`. */
   close(): Promise<void>;
+
+  /**
+   * Optional: the bus's own counts, read when metrics are scraped (see
+   * `comet({ metrics })`). Cheap: it returns numbers the bus already keeps.
+   */
+  metrics?(): BusMetrics;
+
+  /**
+   * Optional: installs the observer told of each publish's round trip to a
+   * backend (a network bus); one observer per bus, the last one wins.
+   */
+  observe?(observer: BusObserver): void;
+}
+
+/** A bus's own counts (see {@link Bus.metrics}); totals since the bus was created. */
+export interface BusMetrics {
+  /** Messages published through this bus object. */
+  readonly publishes: number;
+  /** Bytes of those messages' data, JSON-encoded. */
+  readonly publishedBytes: number;
+  /** Live subscriptions (listeners) on this bus object. */
+  readonly subscriptions: number;
+  /** Bytes of history held in this process (in-process buses). */
+  readonly bytesHeld?: number;
+  /** Reconnections to the backend. */
+  readonly reconnects?: number;
+  /** Backend commands that failed or timed out. */
+  readonly commandsFailed?: number;
+}
+
+/** Told of bus events worth a histogram (see {@link Bus.observe}). */
+export interface BusObserver {
+  /** A publish's round trip to the backend, in seconds. */
+  publish(seconds: number): void;
 }
 
 /** The cursor value meaning "from the oldest message still in history". */

@@ -141,6 +141,8 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
   const channels = new Map<string, ChannelState>();
   const queue: Pending[] = [];
   let publishCount = 0;
+  /** Bytes of published data, JSON-encoded (for metrics). */
+  let publishedBytes = 0;
   let totalSubs = 0;
   let delivering = false;
   let closed = false;
@@ -283,6 +285,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
       state.items.push(message);
       evict(state, time);
       publishCount += 1;
+      publishedBytes += JSON.stringify(data)?.length ?? 0;
       deliver(state, message, publishCount);
       return message;
     },
@@ -314,6 +317,10 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
         totalSubs -= 1;
         dropIfIdle(channel, state);
       };
+    },
+
+    metrics() {
+      return { publishes: publishCount, publishedBytes, subscriptions: totalSubs };
     },
 
     subscriberCount(channel) {

@@ -38,14 +38,15 @@ export const BASE_HEADERS: Readonly<Record<string, string>> = {
  * Writes a complete batch response: status, the transport's headers and the
  * body. Headers set earlier with `setHeader` (CORS, through `ctx.set` before
  * the route took over) are merged in by Node. Does nothing when the
- * response has already ended or its socket is gone.
+ * response has already ended or its socket is gone. Returns the body's
+ * length in bytes (0 when nothing was written).
  */
 export function writeBatch(
   res: ServerResponse,
   transport: BatchTransport,
   body: Buffer | string,
-): void {
-  if (res.writableEnded || res.destroyed) return;
+): number {
+  if (res.writableEnded || res.destroyed) return 0;
   const length = typeof body === 'string' ? Buffer.byteLength(body) : body.length;
   // One writeHead with the transport's headers as a flat list (no per-header
   // setHeader bookkeeping). writeHead stores the head at once, so the
@@ -55,6 +56,7 @@ export function writeBatch(
   head[head.length - 1] = String(length);
   res.writeHead(200, head);
   res.end(body);
+  return length;
 }
 
 const heads = new WeakMap<BatchTransport, string[]>();

@@ -142,7 +142,7 @@ export const webSocketEncoder = {
 } as const;
 
 /** Close codes (RFC 6455 §7.4.1) by the reason a stream ended cleanly. */
-const CLOSE_CODES: Record<StreamEndReason, number> = {
+export const webSocketCloseCodes: Readonly<Record<StreamEndReason, number>> = {
   ended: 1001, // going away: shutdown
   lifetime: 1000,
   budget: 1000,
@@ -188,7 +188,7 @@ class WebSocketConnection implements StreamConnection {
   }
 
   close(reason: StreamEndReason): void {
-    this.ws.close(CLOSE_CODES[reason], reason);
+    this.ws.close(webSocketCloseCodes[reason], reason);
   }
 
   destroy(): void {
