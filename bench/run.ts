@@ -24,6 +24,7 @@ import {
 import type { Side, Target } from './scenarios/common.js';
 import { fanoutRows, runFanout } from './scenarios/fanout.js';
 import { heldRows, runHeld } from './scenarios/held.js';
+import { METRICS_COLUMNS, runMetricsCost } from './scenarios/metrics.js';
 import { type BusFanoutResult, redisNotes, redisRows, runBusFanout } from './scenarios/redis.js';
 
 const opts = (() => {
@@ -175,6 +176,14 @@ async function main(): Promise<void> {
   }
   const busRows: Row[] = [];
   if (opts.scenarios.includes('redis')) await redisScenario(results, busRows, notes);
+  const metricsRows: Row[] = [];
+  if (opts.scenarios.includes('metrics')) {
+    const churn = { pollers: opts.pollers, rate: opts.rate, seconds: opts.seconds };
+    const n = opts.fanoutN[0] ?? 1000;
+    const r = await runMetricsCost(group, { churn, n, k: opts.k, runs: opts.metricsRuns });
+    results['metrics'] = { churn: r.churn, fanout: r.fanout };
+    metricsRows.push(...r.rows);
+  }
   const floorColumns = ['raw node:http', 'Koa floor', 'koa/raw'] as const;
   if (rows.length > 0)
     console.log(`\n${renderTable(rows, opts.koaFloor ? floorColumns : undefined)}\n`);
@@ -182,6 +191,7 @@ async function main(): Promise<void> {
     const columns = ['memory bus, 1 process', 'Redis bus, 2 processes', 'redis/memory'] as const;
     console.log(`\n${renderTable(busRows, columns)}\n`);
   }
+  if (metricsRows.length > 0) console.log(`\n${renderTable(metricsRows, METRICS_COLUMNS)}\n`);
   for (const line of notes) console.log(line);
   for (const f of failures) console.log(`not measured: ${f}`);
   if (opts.profile) console.log(`server CPU profiles: ${profileDir()}`);
@@ -191,7 +201,7 @@ async function main(): Promise<void> {
   );
   const machine = { node: process.version, cpus: availableParallelism(), cpu: cpus()[0]?.model };
   const json = { started: started.toISOString(), machine, pinned: group.pinned, opts, results };
-  writeFileSync(file, `${JSON.stringify({ ...json, rows, busRows }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ ...json, rows, busRows, metricsRows }, null, 2)}\n`);
   console.log(`results: ${file.pathname}`);
   release();
 }

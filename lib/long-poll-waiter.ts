@@ -10,6 +10,7 @@
  * cursor, limit and transport variant share one read and one encoded body.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { debuglog } from 'node:util';
 import { AsyncContext, type AsyncContextOptions } from './async-context.js';
 import { type BatchRead, type ReadPosition, readBatch } from './batch-read.js';
 import { formatCursor, parseCursor, parseSingleCursor } from './cursor.js';
@@ -22,6 +23,8 @@ import {
   writeBatch,
 } from './transports/batch-transport.js';
 import { type ReadOutcome, type Settled, WakeGroup } from './wake-group.js';
+
+const debug = debuglog('comet:longpoll');
 
 /** What a long-poll route is given. */
 export interface LongPollSettings {
@@ -62,7 +65,10 @@ export function createLongPollRoute(settings: LongPollSettings): LongPollRouteOp
     meters: { 'long-poll': meterOf('long-poll'), jsonp: meterOf('jsonp'), poll: meterOf('poll') },
     context: {
       timers: settings.timers,
-      onExpire: (ac) => (ac as LongPollWaiter).answerEmpty(),
+      onExpire: (ac) => {
+        if (debug.enabled) debug('timeout: %s', (ac as LongPollWaiter).describe());
+        (ac as LongPollWaiter).answerEmpty();
+      },
       onComplete: (ac) => (ac as LongPollWaiter).release(),
     },
   };
@@ -98,6 +104,12 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     for (const channel of request.channels) route.hub.join(channel, this);
     this.suspend();
     this.#read();
+  }
+
+  /** @internal For debug lines: transport, channels and position (ids, never payloads). */
+  describe(): string {
+    const { transport, channels } = this.#request;
+    return `${transport.name} ${channels.join(',')} at ${this.#positions.map((p) => p ?? '(now)').join(',')}`;
   }
 
   /** @internal Hub callback. */
@@ -151,6 +163,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
       this.#stopping = true;
       return;
     }
+    if (debug.enabled) debug('shutdown: %s', this.describe());
     this.answerEmpty();
     this.complete();
   }
@@ -170,9 +183,10 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     const { hub, meters } = this.#route;
     const name = this.#request.transport.name;
     meters[name].open--;
+    const res = this.response;
+    if (debug.enabled && !res.writableEnded) debug('disconnect: %s', this.describe());
     hub.meters.observers.held?.(name, (performance.now() - this.#since) / 1000);
     for (const channel of this.#request.channels) hub.leave(channel, this);
-    const res = this.response;
     if (!res.writableEnded && !res.destroyed) res.end();
   }
 
@@ -215,6 +229,14 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     if (this.#stopping && !this.response.headersSent)
       this.response.setHeader('Connection', 'close');
     if (body !== undefined) {
+      if (debug.enabled) {
+        debug(
+          'resume: %s: %d messages%s',
+          this.describe(),
+          read.messages.length,
+          read.gap ? ', gap' : '',
+        );
+      }
       countBatch(this.#route, this.#request.transport.name, read);
       this.#write(body);
       this.complete();
@@ -238,6 +260,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
       return;
     }
     this.#phase = 'parked';
+    if (debug.enabled) debug('suspend: %s', this.describe());
   }
 
   #fail(error: unknown): void {

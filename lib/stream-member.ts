@@ -103,6 +103,7 @@ export class StreamMember implements HubMember, StreamOwner {
         if (this.session.ended) return;
         if (read.gap) {
           this.#hub.meters.gaps++;
+          debug('gap: %s %s: reset to %s', encoder.name, channels.join(','), read.cursor);
           this.#send(encoder.encodeReset(read.cursor, variant));
         }
         for (const message of read.messages) this.#sendBacklog(message);

@@ -124,6 +124,7 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
       meter.open++;
       meter.opened++;
     }
+    debug('%s stream opened', meter?.transport ?? '');
   }
 
   send(frame: Buffer): boolean {
@@ -185,7 +186,7 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
       meter.open--;
       meter.ends[reason]++;
     }
-    debug('stream ended: %s after %d bytes', reason, this.bytesSent);
+    debug('%s stream ended: %s after %d bytes', meter?.transport ?? '', reason, this.bytesSent);
     if (reason === 'slow') this.conn.destroy();
     else if (reason !== 'disconnect') this.conn.close(reason);
     this.owner?.streamEnded(reason);

@@ -7,6 +7,7 @@
  * `BENCH_VIA_KOA=1` (`--via-koa`) sets `direct: false`, sending them through
  * Koa's middleware stack instead.
  *
+ * `BENCH_METRICS=1` turns Prometheus metrics on (the metrics scenario).
  * `BENCH_BUS=redis` swaps the memory bus for the Redis bus (`REDIS_URL`,
  * `BENCH_REDIS_PREFIX`, `BENCH_BUS_NAME`): the redis scenario runs two of
  * these processes on one Redis. The IPC message `bus` answers with the
@@ -62,7 +63,17 @@ const app = new Koa();
 
 const PUBLISH = /^\/rooms\/([^/]+)\/messages$/;
 const viaKoa = process.env['BENCH_VIA_KOA'] === '1';
-const push = comet({ bus, controllers: [Rooms], ...(viaKoa ? { direct: false } : {}) });
+// `BENCH_METRICS=1` (the metrics scenario): Prometheus metrics on, on a registry of its own.
+const metrics =
+  process.env['BENCH_METRICS'] === '1'
+    ? { registry: new (await import('prom-client')).Registry() }
+    : undefined;
+const push = comet({
+  bus,
+  controllers: [Rooms],
+  ...(viaKoa ? { direct: false } : {}),
+  ...(metrics ? { metrics } : {}),
+});
 app.use(push);
 // The publish route, hand-written as examples/chat does it (not what is measured).
 app.use(async (ctx, next) => {
