@@ -40,6 +40,10 @@ export const errorCatalog = {
     message: 'The request body must be application/json',
   },
   COMET_ERR_BODY_MALFORMED: { status: 400, message: 'The request body is not valid JSON' },
+  COMET_ERR_MESSAGE_INVALID: {
+    status: 400,
+    message: 'The message cannot be stored as JSON',
+  },
   COMET_ERR_CHANNEL_INVALID: { status: 400, message: 'Invalid channel name' },
   COMET_ERR_ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
   COMET_ERR_AUTH_UNAUTHORIZED: { status: 401, message: 'Authentication required' },
