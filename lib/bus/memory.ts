@@ -117,9 +117,7 @@ function notify(state: ChannelState, message: Message, stamp: number): void {
  *
  * Channels are non-empty strings of at most `maxChannelLength` code units,
  * else `publish`, `read` and `subscribe` throw `COMET_ERR_CHANNEL_INVALID`; after
- * `close()` they throw `COMET_ERR_BUS_CLOSED` (unsubscribing stays a no-op).
- * `publish` throws `COMET_ERR_MESSAGE_INVALID` for data JSON cannot encode
- * or nested deeper than `maxDepth`, and stores nothing. A
+ * `close()` they throw `COMET_ERR_BUS_CLOSED` (unsubscribing stays a no-op). A
  * channel that ever had a message keeps a small record (its seq) until close,
  * so ids never go backwards.
  *
