@@ -161,7 +161,8 @@ export function streamUpgradeHandler(
   if (options.transports && !options.transports.includes('websocket')) return undefined;
   const wss = createWebSocketServer();
   const limits = meteredLimits(services, options, 'websocket');
-  const allowOrigins = (origin: string) => services.cors.allows(origin);
+  // The list itself, not `allows()`: `'*'` admits no credentialed handshake.
+  const allowOrigins = services.cors.origins;
   return (ctx, req, socket, head) => {
     // The Origin first: a foreign page must not reach the route's handler.
     if (!isOriginAllowed(req, allowOrigins)) {

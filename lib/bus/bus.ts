@@ -61,6 +61,10 @@ export type MessageListener = (message: Message) => void;
 export interface Bus {
   /**
    * Appends `data` to `channel`'s history and notifies subscribers.
+   * The data is encoded as JSON here, once: what a later read could not
+   * encode again (a cycle, a BigInt, nesting deeper than the bus's `maxDepth`,
+   * 64 by default) is refused with `COMET_ERR_MESSAGE_INVALID` and nothing is
+   * stored, so no accepted message can make a read of its channel fail.
    * @throws CometError `COMET_ERR_BUS_UNAVAILABLE` when the backend cannot take it
    * now, `COMET_ERR_BUS_CLOSED` after {@link Bus.close}.
    */

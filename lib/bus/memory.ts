@@ -11,6 +11,7 @@ import { debuglog } from 'node:util';
 import { CometError } from '../errors.js';
 import type { Bus, Message, MessageListener, ReadFrom, ReadResult } from './bus.js';
 import { EARLIEST } from './bus.js';
+import { encodeData } from './encode-data.js';
 
 const debug = debuglog('comet:bus');
 
@@ -32,6 +33,8 @@ export interface MemoryBusOptions {
   readonly defaultReadLimit?: number;
   /** Longest accepted channel name, in UTF-16 code units (default 256). */
   readonly maxChannelLength?: number;
+  /** Deepest nesting of arrays / objects a message's data may have (default 64). */
+  readonly maxDepth?: number;
 }
 
 /** A {@link Bus} living in this process's memory, with introspection for tests and metrics. */
@@ -132,6 +135,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
   const maxAge = positiveInt(options.historyMaxAge, 300_000, 'historyMaxAge', 0);
   const defaultReadLimit = positiveInt(options.defaultReadLimit, 100, 'defaultReadLimit');
   const maxChannelLength = positiveInt(options.maxChannelLength, 256, 'maxChannelLength');
+  const maxDepth = positiveInt(options.maxDepth, 64, 'maxDepth');
   const now = options.now ?? Date.now;
   const epoch = options.epoch ?? randomEpoch();
   if (!EPOCH_SHAPE.test(epoch)) {
@@ -278,6 +282,8 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
   return {
     async publish(channel, data) {
       check(channel);
+      // Encoded now so that what cannot be encoded is refused, not stored.
+      const encoded = encodeData(data, maxDepth);
       const state = stateOf(channel);
       const time = now();
       state.seq += 1;
@@ -285,7 +291,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
       state.items.push(message);
       evict(state, time);
       publishCount += 1;
-      publishedBytes += JSON.stringify(data)?.length ?? 0;
+      publishedBytes += Buffer.byteLength(encoded);
       deliver(state, message, publishCount);
       return message;
     },
