@@ -15,6 +15,7 @@
  */
 import type { ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
+import { watchQueuedResponse } from './queued-response.js';
 import type { TimerHandle, TimerTarget, TimerWheel } from './timer-wheel.js';
 import type { StreamWriter } from './transports/stream-transport.js';
 
@@ -223,6 +224,8 @@ class HttpConnection implements StreamConnection {
   onClose(target: ConnectionCloseTarget): void {
     (this.res as Closable)[kCloseTarget] = target;
     this.res.on('close', onResponseClose);
+    // A pipelined response queued behind another gets no `close` of its own.
+    watchQueuedResponse(this.res);
   }
 }
 
