@@ -96,4 +96,15 @@ describe.each(steps)('wall clock stepped %s', (_label, step) => {
     vi.advanceTimersByTime(1);
     expect(hub.activeChannels).toBe(0);
   });
+
+  it('memory-bus history ages by elapsed time, not by the wall clock', async () => {
+    const bus = createMemoryBus({ historyMaxAge: 60_000 });
+    const first = await bus.publish('room', 1);
+    stepWallClock(step);
+    vi.advanceTimersByTime(59_000);
+    expect((await bus.read('room', 'earliest')).messages).toEqual([first]);
+    vi.advanceTimersByTime(1_001);
+    expect((await bus.read('room', 'earliest')).messages).toEqual([]);
+    await bus.close();
+  });
 });
