@@ -21,7 +21,8 @@ const MESSAGE_OVERHEAD = 160;
 
 /** One retained message. */
 export interface Entry<C> {
-  readonly message: Message;
+  /** Undefined once dropped: a dead entry waiting in an array holds no message. */
+  message: Message | undefined;
   /** Its place in the bus-wide sequence (the number in its id). */
   readonly seq: number;
   /** Its estimated size (see {@link messageBytes}). */
@@ -64,7 +65,7 @@ export class Ledger<C> {
   bytes = 0;
   /** Live entries. */
   count = 0;
-  readonly #fifo: Entry<C>[] = [];
+  readonly #fifo: (Entry<C> | undefined)[] = [];
   #head = 0;
   readonly #floors = new Float64Array(FLOOR_BUCKETS);
 
@@ -79,6 +80,7 @@ export class Ledger<C> {
   drop(entry: Entry<C>): void {
     if (!entry.live) return;
     entry.live = false;
+    entry.message = undefined;
     this.bytes -= entry.bytes;
     this.count -= 1;
     this.#compact();
@@ -87,11 +89,16 @@ export class Ledger<C> {
   /** The oldest live entry, if any (dead ones at the front are discarded). */
   oldest(): Entry<C> | undefined {
     const fifo = this.#fifo;
-    while (this.#head < fifo.length && !fifo[this.#head]!.live) this.#head++;
+    while (this.#head < fifo.length && !fifo[this.#head]!.live) fifo[this.#head++] = undefined;
     if (this.#head === fifo.length) {
       fifo.length = 0;
       this.#head = 0;
       return undefined;
+    }
+    if (this.#head >= 1024 && this.#head * 2 >= fifo.length) {
+      // Slots before the head still point at dropped messages: let them go.
+      fifo.splice(0, this.#head);
+      this.#head = 0;
     }
     return fifo[this.#head];
   }
@@ -125,8 +132,8 @@ export class Ledger<C> {
     if (waiting - this.count <= this.count + 1024) return;
     let kept = 0;
     for (let i = this.#head; i < fifo.length; i++) {
-      const entry = fifo[i]!;
-      if (entry.live) fifo[kept++] = entry;
+      const entry = fifo[i];
+      if (entry?.live) fifo[kept++] = entry;
     }
     fifo.length = kept;
     this.#head = 0;

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { debuglog } from 'node:util';
 import { CometError } from '../errors.js';
-import type { Bus, Message, MessageListener, ReadFrom, ReadResult } from './bus.js';
+import type { Bus, BusStats, Message, MessageListener, ReadFrom, ReadResult } from './bus.js';
 import { EARLIEST } from './bus.js';
 import { type Entry, Ledger, messageBytes } from './memory-ledger.js';
 
@@ -52,22 +52,16 @@ export interface MemoryBusOptions {
   readonly maxChannelLength?: number;
 }
 
-/** What a {@link MemoryBus} holds now. */
-export interface MemoryBusStats {
-  /** Estimated bytes of retained history, all channels (see `historyMaxBytes`). */
-  readonly bytes: number;
-  /** Retained messages, all channels. */
-  readonly messages: number;
-  /** Channels the bus keeps a record of (history or subscribers). */
-  readonly channels: number;
-}
-
 /** A {@link Bus} living in this process's memory, with introspection for tests and metrics. */
 export interface MemoryBus extends Bus {
   /** Live listeners on `channel`, or on every channel when none is given. */
   subscriberCount(channel?: string): number;
-  /** Bytes, messages and channels held now. */
-  stats(): MemoryBusStats;
+  /**
+   * Bytes (estimated, see `historyMaxBytes`) and messages of retained
+   * history across channels, and channels with a record (history or
+   * subscribers).
+   */
+  stats(): BusStats;
 }
 
 interface Subscription {
@@ -316,7 +310,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
       return { messages: [], cursor: after === EARLIEST ? head : after, gap: false };
     }
     const messages: Message[] = [];
-    for (let i = begin; i < end; i++) messages.push(state.items[i]!.message);
+    for (let i = begin; i < end; i++) messages.push(state.items[i]!.message!);
     return { messages, cursor: messages[messages.length - 1]!.id, gap: false };
   }
 
