@@ -207,6 +207,8 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
     const entry = state.items[state.start]!;
     state.lost = entry.seq;
     ledger.drop(entry);
+    // Cached answers may hold the message: they must not keep it past its eviction.
+    state.reads = undefined;
     const { items } = state;
     const start = state.start + 1;
     if (start === items.length) {
