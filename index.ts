@@ -29,6 +29,7 @@ export {
 } from './lib/async-context.js';
 export {
   type Bus,
+  type BusStats,
   EARLIEST,
   type Message,
   type MessageListener,
@@ -67,7 +68,12 @@ export type {
 } from './lib/transports/stream-transport.js';
 export { type JsonBodyOptions, readJsonBody } from './middleware/body.js';
 export { type ServeClientOptions, serveClient } from './middleware/client-assets.js';
-export { type CometMiddleware, type CometOptions, comet } from './middleware/comet.js';
+export {
+  type CometMiddleware,
+  type CometOptions,
+  type CometStats,
+  comet,
+} from './middleware/comet.js';
 export type { CorsOptions } from './middleware/cors.js';
 export {
   type Authorize,

@@ -25,6 +25,7 @@ import type { Side, Target } from './scenarios/common.js';
 import { fanoutRows, runFanout } from './scenarios/fanout.js';
 import { heldRows, runHeld } from './scenarios/held.js';
 import { type BusFanoutResult, redisNotes, redisRows, runBusFanout } from './scenarios/redis.js';
+import { roomsRows, runRooms } from './scenarios/rooms.js';
 
 const opts = (() => {
   try {
@@ -175,6 +176,18 @@ async function main(): Promise<void> {
   }
   const busRows: Row[] = [];
   if (opts.scenarios.includes('redis')) await redisScenario(results, busRows, notes);
+  if (opts.scenarios.includes('rooms')) {
+    const cfg = { rooms: opts.roomsN, size: opts.roomsSize, ageMs: opts.roomsAge };
+    process.stderr.write('[bench] rooms: memory bus…\n');
+    try {
+      const r = await runRooms(group, cfg);
+      results['rooms'] = r;
+      rows.push(...roomsRows(r, cfg));
+    } catch (e) {
+      failures.push(`rooms: ${(e as Error).message}`);
+    }
+    await group.killAll();
+  }
   const floorColumns = ['raw node:http', 'Koa floor', 'koa/raw'] as const;
   if (rows.length > 0)
     console.log(`\n${renderTable(rows, opts.koaFloor ? floorColumns : undefined)}\n`);

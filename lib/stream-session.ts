@@ -10,10 +10,12 @@
  * socket), and it too resumes by cursor, so nothing is lost.
  *
  * Timers come from a shared {@link TimerWheel}: ten thousand streams with a
- * 25 s heartbeat arm one Node timer, not ten thousand.
+ * 25 s heartbeat arm one Node timer, not ten thousand. The lifetime deadline
+ * is kept on the wheel's monotonic clock, never the wall clock.
  */
 import type { ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
+import { watchQueuedResponse } from './queued-response.js';
 import type { TimerHandle, TimerTarget, TimerWheel } from './timer-wheel.js';
 import type { StreamWriter } from './transports/stream-transport.js';
 
@@ -113,7 +115,7 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
     this.options = options;
     this.owner = owner;
     const lifetime = options.maxLifetimeMs ?? streamSessionDefaults.maxLifetimeMs;
-    this.deadline = Date.now() + lifetime;
+    this.deadline = options.wheel.now() + lifetime;
     this.timer = this.arm();
     conn.onClose(this);
   }
@@ -142,7 +144,7 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
   /** The tick: end at the lifetime, else write keep-alive bytes, apply the queue bound, re-arm. */
   onTimer(): void {
     if (this.ended) return;
-    if (Date.now() >= this.deadline) {
+    if (this.options.wheel.now() >= this.deadline) {
       this.finish('lifetime');
       return;
     }
@@ -157,7 +159,7 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
 
   private arm(): TimerHandle {
     const heartbeat = this.options.heartbeatMs ?? streamSessionDefaults.heartbeatMs;
-    const left = this.deadline - Date.now();
+    const left = this.deadline - this.options.wheel.now();
     return this.options.wheel.add(Math.max(0, Math.min(heartbeat, left)), this);
   }
 
@@ -222,6 +224,8 @@ class HttpConnection implements StreamConnection {
   onClose(target: ConnectionCloseTarget): void {
     (this.res as Closable)[kCloseTarget] = target;
     this.res.on('close', onResponseClose);
+    // A pipelined response queued behind another gets no `close` of its own.
+    watchQueuedResponse(this.res);
   }
 }
 

@@ -64,6 +64,18 @@ export interface CometOptions {
   timers?: TimerWheel;
 }
 
+/** What {@link CometMiddleware.stats} reports. */
+export interface CometStats {
+  /** Held long-polls and streams (a request on several channels counts once). */
+  readonly held: number;
+  /** Channels with a bus subscription, lingering ones included. */
+  readonly channels: number;
+  /** Hand-written async contexts. */
+  readonly contexts: number;
+  /** Bytes of history the bus holds in this process (`Bus.stats`); absent when it does not say. */
+  readonly busBytes?: number;
+}
+
 /** What {@link comet} returns: a Koa middleware with a few handles. */
 export interface CometMiddleware extends Middleware {
   readonly bus: Bus;
@@ -84,8 +96,11 @@ export interface CometMiddleware extends Middleware {
    * attached servers (cutting what is left after `shutdownGrace`).
    */
   close(): Promise<void>;
-  /** Live counts: held members, active channels, hand-written contexts. */
-  stats(): { held: number; channels: number; contexts: number };
+  /**
+   * Live counts: held members, active channels, hand-written contexts, and
+   * the bytes of history the bus holds in this process (when the bus says).
+   */
+  stats(): CometStats;
 }
 
 /**
@@ -171,11 +186,15 @@ export function comet(options: CometOptions): CometMiddleware {
       await Promise.all(servers.map((s) => closeServer(s, options.shutdownGrace ?? 5000)));
       timers.close();
     },
-    stats: () => ({
-      held: hub.memberCount(),
-      channels: hub.activeChannels,
-      contexts: contexts.size,
-    }),
+    stats: (): CometStats => {
+      const bus = options.bus.stats?.();
+      return {
+        held: hub.memberCount(),
+        channels: hub.activeChannels,
+        contexts: contexts.size,
+        ...(bus !== undefined ? { busBytes: bus.bytes } : {}),
+      };
+    },
   });
 }
 

@@ -4,7 +4,7 @@
  */
 
 /** Every scenario the harness knows, in run order. */
-export const SCENARIOS = ['held', 'churn', 'fanout', 'redis'] as const;
+export const SCENARIOS = ['held', 'churn', 'fanout', 'redis', 'rooms'] as const;
 /** One scenario name. */
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -28,6 +28,10 @@ export interface BenchOptions {
   readonly redisUrl: string;
   /** redis: start a private redis-server instead (commandstats free of others' commands). */
   readonly ownRedis: boolean;
+  /** rooms: distinct rooms, bytes per message, history age limit (ms). */
+  readonly roomsN: number;
+  readonly roomsSize: number;
+  readonly roomsAge: number;
   /** Which columns to run; `raw` is always needed for a ratio. */
   readonly sides: readonly ('raw' | 'comet')[];
   /** Run the raw servers in the framework column too (plumbing check). */
@@ -40,7 +44,7 @@ export interface BenchOptions {
   readonly profile: boolean;
 }
 
-export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [flags]
+export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [rooms] [flags]
   --held-n=10000        long-polls held at once (stay under ~18000: 20000 fds per process)
   --pollers=1000 --rate=1000 --seconds=5    churn shape
   --churn-runs=5        churn runs per side (alternating); the table shows each side's median run
@@ -48,6 +52,7 @@ export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [f
   --redis-n=100,1000 --redis-k=200          redis: subscribers (half on A, half on B), messages
   --redis-url=redis://127.0.0.1:6379        redis: the shared Redis (else REDIS_URL); skipped if down
   --own-redis           redis: start a private redis-server on a spare port (clean commandstats)
+  --rooms-n=20000 --rooms-size=61440 --rooms-age=2000   rooms: one message per room, bytes, age limit ms
   --sides=raw,comet     which servers to run
   --self-check          use the raw servers in the framework column (harness check)
   --koa-floor           long-poll scenarios: the bare Koa + @koa/router server in the framework column
@@ -96,6 +101,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     redisK: int(flag(flags, 'redis-k', '200'), 'redis-k', 100_000),
     redisUrl: flag(flags, 'redis-url', process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'),
     ownRedis: flag(flags, 'own-redis', 'false') === 'true',
+    roomsN: int(flag(flags, 'rooms-n', '20000'), 'rooms-n'),
+    roomsSize: int(flag(flags, 'rooms-size', '61440'), 'rooms-size', 1_000_000),
+    roomsAge: int(flag(flags, 'rooms-age', '2000'), 'rooms-age', 600_000),
     sides: sides as ('raw' | 'comet')[],
     selfCheck: flag(flags, 'self-check', 'false') === 'true',
     koaFloor: flag(flags, 'koa-floor', 'false') === 'true',

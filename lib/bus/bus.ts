@@ -44,6 +44,16 @@ export interface ReadResult {
   readonly gap: boolean;
 }
 
+/** What a bus holds in this process now (see {@link Bus.stats}). */
+export interface BusStats {
+  /** Estimated bytes of retained history. */
+  readonly bytes: number;
+  /** Retained messages. */
+  readonly messages: number;
+  /** Channels the bus keeps a record of. */
+  readonly channels: number;
+}
+
 /** Called for every message published on a subscribed channel, in order. */
 export type MessageListener = (message: Message) => void;
 
@@ -98,6 +108,12 @@ export interface Bus {
    * message it already sent from history, whatever the id format.
    */
   compareIds(a: string, b: string): number | undefined;
+
+  /**
+   * Optional: what the bus holds in this process's memory now (buses that
+   * keep history in the process offer it; `comet().stats()` shows it).
+   */
+  stats?(): BusStats;
 
   /** Releases every resource; later publishes reject with `COMET_ERR_BUS_CLOSED`. */
   close(): Promise<void>;

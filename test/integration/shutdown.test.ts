@@ -59,7 +59,7 @@ describe('graceful shutdown', () => {
     expect(await (await script).text()).toBe(
       `/**/cb({"messages":[],"cursor":"${head}","gap":false});`,
     );
-    expect(chat.push.stats()).toEqual({ held: 0, channels: 0, contexts: 0 });
+    expect(chat.push.stats()).toMatchObject({ held: 0, channels: 0, contexts: 0 });
     expect(chat.bus.subscriberCount()).toBe(0);
     // The listener is gone: new connections are refused.
     await expect(fetch(`${chat.base}/health`)).rejects.toThrow();
@@ -119,7 +119,7 @@ describe('graceful shutdown', () => {
     expect(late.headers.get('connection')).toBe('close');
     await expectError(late, 503, 'COMET_ERR_SHUTTING_DOWN');
     await expectError(await fetch(`${running.base}/custom`), 503, 'COMET_ERR_SHUTTING_DOWN');
-    expect(push.stats()).toEqual({ held: 0, channels: 0, contexts: 0 });
+    expect(push.stats()).toMatchObject({ held: 0, channels: 0, contexts: 0 });
   });
 
   it('the demo process answers a held long-poll on SIGTERM and exits by itself with 0', async () => {
