@@ -248,4 +248,28 @@ describe('a bus that cannot answer', () => {
     expect(res.statusCode).toBe(503);
     ws.terminate();
   });
+
+  it('mid-backlog: the stream ends with 4503 "failed" after what it sent, never silently', async () => {
+    const bus = createMemoryBus();
+    for (let i = 0; i < 150; i++) await bus.publish('one', i);
+    let reads = 0;
+    const flaky = Object.create(bus) as MemoryBus;
+    Object.assign(flaky, {
+      readSync: undefined,
+      read: (...args: Parameters<MemoryBus['read']>) =>
+        ++reads === 1
+          ? bus.read(...args)
+          : Promise.reject(new CometError('COMET_ERR_BUS_UNAVAILABLE')),
+      close: () => bus.close(),
+    });
+    const s = await start(flaky);
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/one/live?cursor=earliest`);
+    let frames = 0;
+    ws.on('message', () => {
+      frames += 1;
+    });
+    const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+    expect([code, String(reason)]).toEqual([4503, 'failed']);
+    expect(frames).toBe(100); // the first page, then the end: the client resumes by cursor
+  });
 });
