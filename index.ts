@@ -29,8 +29,8 @@ export {
 } from './lib/async-context.js';
 export {
   type Bus,
-  type BusMetrics,
   type BusObserver,
+  type BusStats,
   EARLIEST,
   type Message,
   type MessageListener,

@@ -26,6 +26,7 @@ import { fanoutRows, runFanout } from './scenarios/fanout.js';
 import { heldRows, runHeld } from './scenarios/held.js';
 import { METRICS_COLUMNS, runMetricsCost } from './scenarios/metrics.js';
 import { type BusFanoutResult, redisNotes, redisRows, runBusFanout } from './scenarios/redis.js';
+import { roomsRows, runRooms } from './scenarios/rooms.js';
 
 const opts = (() => {
   try {
@@ -183,6 +184,18 @@ async function main(): Promise<void> {
     const r = await runMetricsCost(group, { churn, n, k: opts.k, runs: opts.metricsRuns });
     results['metrics'] = { churn: r.churn, fanout: r.fanout };
     metricsRows.push(...r.rows);
+  }
+  if (opts.scenarios.includes('rooms')) {
+    const cfg = { rooms: opts.roomsN, size: opts.roomsSize, ageMs: opts.roomsAge };
+    process.stderr.write('[bench] rooms: memory bus…\n');
+    try {
+      const r = await runRooms(group, cfg);
+      results['rooms'] = r;
+      rows.push(...roomsRows(r, cfg));
+    } catch (e) {
+      failures.push(`rooms: ${(e as Error).message}`);
+    }
+    await group.killAll();
   }
   const floorColumns = ['raw node:http', 'Koa floor', 'koa/raw'] as const;
   if (rows.length > 0)

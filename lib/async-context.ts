@@ -22,6 +22,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { CometError } from './errors.js';
+import { watchQueuedResponse } from './queued-response.js';
 import type { TimerHandle, TimerTarget, TimerWheel } from './timer-wheel.js';
 
 /** Where a context is in its life; see the module diagram. */
@@ -98,6 +99,8 @@ export class AsyncContext implements TimerTarget {
     this.#options = options;
     (res as Tagged)[kContext] = this;
     res.on('close', onResponseClose);
+    // A pipelined response queued behind another gets no `close` of its own.
+    watchQueuedResponse(res);
     this.#arm(timeoutMs ?? options.timeout ?? 30_000);
   }
 

@@ -18,6 +18,7 @@ export type MeterEnd =
   | 'lifetime' // maximum lifetime reached
   | 'budget' // byte budget written
   | 'slow' // more than the queue bound waiting for a slow reader: closed
+  | 'failed' // the bus failed while the backlog was being sent
   | 'disconnect'; // the peer went away
 
 /** Counts of one transport of one `comet()` instance. */
@@ -75,7 +76,7 @@ export class Meters {
         deliveries: 0,
         bytes: 0,
         heartbeats: 0,
-        ends: { ended: 0, lifetime: 0, budget: 0, slow: 0, disconnect: 0 },
+        ends: { ended: 0, lifetime: 0, budget: 0, slow: 0, failed: 0, disconnect: 0 },
       };
       this.#transports.set(transport, meter);
     }

@@ -10,11 +10,13 @@
  * socket), and it too resumes by cursor, so nothing is lost.
  *
  * Timers come from a shared {@link TimerWheel}: ten thousand streams with a
- * 25 s heartbeat arm one Node timer, not ten thousand.
+ * 25 s heartbeat arm one Node timer, not ten thousand. The lifetime deadline
+ * is kept on the wheel's monotonic clock, never the wall clock.
  */
 import type { ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
 import type { TransportMeter } from './meters.js';
+import { watchQueuedResponse } from './queued-response.js';
 import type { TimerHandle, TimerTarget, TimerWheel } from './timer-wheel.js';
 import type { StreamWriter } from './transports/stream-transport.js';
 
@@ -56,7 +58,8 @@ export type StreamEndReason =
   | 'lifetime' // maxLifetimeMs reached
   | 'budget' // maxBytes written
   | 'slow' // more than maxQueuedBytes queued: connection destroyed
-  | 'disconnect'; // the peer went away (or stopped answering pings)
+  | 'disconnect' // the peer went away (or stopped answering pings)
+  | 'failed'; // the bus failed while the backlog was being read: the client resumes by cursor
 
 /** Limits of one stream; every field has a default. */
 export interface StreamSessionOptions {
@@ -93,6 +96,8 @@ export interface StreamSession {
   send(frame: Buffer): boolean;
   /** Ends cleanly with reason `'ended'`. Does nothing if already ended. */
   end(): void;
+  /** Ends with reason `'failed'` (the bus could not answer). Does nothing if already ended. */
+  fail(): void;
   readonly ended: boolean;
   /** Frame bytes written so far (heartbeats excluded). */
   readonly bytesSent: number;
@@ -116,7 +121,7 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
     this.options = options;
     this.owner = owner;
     const lifetime = options.maxLifetimeMs ?? streamSessionDefaults.maxLifetimeMs;
-    this.deadline = Date.now() + lifetime;
+    this.deadline = options.wheel.now() + lifetime;
     this.timer = this.arm();
     conn.onClose(this);
     const meter = options.meter;
@@ -148,6 +153,10 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
     this.finish('ended');
   }
 
+  fail(): void {
+    this.finish('failed');
+  }
+
   /** @internal The connection closed under us. */
   connectionClosed(): void {
     this.finish('disconnect');
@@ -156,7 +165,7 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
   /** The tick: end at the lifetime, else write keep-alive bytes, apply the queue bound, re-arm. */
   onTimer(): void {
     if (this.ended) return;
-    if (Date.now() >= this.deadline) {
+    if (this.options.wheel.now() >= this.deadline) {
       this.finish('lifetime');
       return;
     }
@@ -172,7 +181,7 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
 
   private arm(): TimerHandle {
     const heartbeat = this.options.heartbeatMs ?? streamSessionDefaults.heartbeatMs;
-    const left = this.deadline - Date.now();
+    const left = this.deadline - this.options.wheel.now();
     return this.options.wheel.add(Math.max(0, Math.min(heartbeat, left)), this);
   }
 
@@ -242,6 +251,8 @@ class HttpConnection implements StreamConnection {
   onClose(target: ConnectionCloseTarget): void {
     (this.res as Closable)[kCloseTarget] = target;
     this.res.on('close', onResponseClose);
+    // A pipelined response queued behind another gets no `close` of its own.
+    watchQueuedResponse(this.res);
   }
 }
 

@@ -8,6 +8,10 @@
  * an entry costs one small node object — no closure, no `Timeout` handle.
  * This is the idea behind Node's own timer lists, without the per-timer
  * async-hooks bookkeeping.
+ *
+ * The clock is monotonic (`performance.now()`): a wall clock stepped back by
+ * NTP or an operator would stretch every hold and heartbeat by the step, and
+ * one stepped forward would fire them all at once.
  */
 import { debuglog } from 'node:util';
 
@@ -34,11 +38,19 @@ export interface TimerWheel {
   readonly size: number;
   /** Cancels every entry and armed timer. */
   close(): void;
+  /**
+   * The wheel's clock, ms (monotonic; only differences mean anything): for
+   * deadlines kept beside the wheel, such as a stream's lifetime.
+   */
+  now(): number;
 }
 
 /** Options for {@link createTimerWheel}. */
 export interface TimerWheelOptions {
-  /** The clock, ms. Default `Date.now()` (read at each call, so fake timers apply). */
+  /**
+   * The clock, ms; must never go backwards. Default `performance.now()`
+   * (read at each call, so fake timers apply).
+   */
   now?: () => number;
 }
 
@@ -68,7 +80,7 @@ interface List {
  * ```
  */
 export function createTimerWheel(options: TimerWheelOptions = {}): TimerWheel {
-  const now = options.now ?? (() => Date.now());
+  const now = options.now ?? (() => performance.now());
   const lists = new Map<number, List>();
   let size = 0;
 
@@ -137,6 +149,7 @@ export function createTimerWheel(options: TimerWheelOptions = {}): TimerWheel {
     get size() {
       return size;
     },
+    now,
     close() {
       for (const list of lists.values()) {
         if (list.timer !== undefined) clearTimeout(list.timer);

@@ -91,6 +91,8 @@ export interface CometStats {
   gaps: number;
   /** Streams closed for a slow reader, their byte budget or lifetime, since start. */
   drops: number;
+  /** Bytes of history the bus holds in this process (`Bus.stats`); absent when it does not say. */
+  busBytes?: number;
 }
 
 /** What {@link comet} returns: a Koa middleware with a few handles. */
@@ -221,6 +223,8 @@ function statsOf(hub: Hub, contexts: number): CometStats {
     gaps: hub.meters.gaps,
     drops: 0,
   };
+  const busBytes = hub.bus.stats?.().bytes;
+  if (busBytes !== undefined) stats.busBytes = busBytes;
   for (const meter of hub.meters.transports()) {
     stats.deliveries += meter.deliveries;
     if (meter.kind === 'stream') {

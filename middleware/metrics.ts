@@ -204,14 +204,14 @@ function defineMetrics(
     'comet_bus_subscriptions',
     'Live subscriptions the bus holds.',
     [],
-    (_m, s, add) => add({}, s.bus.metrics?.().subscriptions ?? 0),
+    (_m, s, add) => add({}, s.bus.stats?.().subscriptions ?? 0),
   );
   pulled(
     'gauge',
     'comet_bus_held_bytes',
     'Bytes of message history the in-process bus holds.',
     [],
-    (_m, s, add) => add({}, s.bus.metrics?.().bytesHeld ?? 0),
+    (_m, s, add) => add({}, s.bus.stats?.().bytes ?? 0),
   );
   pulled(
     'counter',
@@ -328,28 +328,28 @@ function defineMetrics(
     'comet_publishes_total',
     'Messages published through the bus by this process.',
     [],
-    (_m, s, add) => add({}, s.bus.metrics?.().publishes ?? 0),
+    (_m, s, add) => add({}, s.bus.stats?.().publishes ?? 0),
   );
   pulled(
     'counter',
     'comet_published_bytes_total',
     'Bytes of message data published through the bus by this process.',
     [],
-    (_m, s, add) => add({}, s.bus.metrics?.().publishedBytes ?? 0),
+    (_m, s, add) => add({}, s.bus.stats?.().publishedBytes ?? 0),
   );
   pulled(
     'counter',
     'comet_bus_reconnects_total',
     'Reconnections of the bus to its backend (Redis).',
     [],
-    (_m, s, add) => add({}, s.bus.metrics?.().reconnects ?? 0),
+    (_m, s, add) => add({}, s.bus.stats?.().reconnects ?? 0),
   );
   pulled(
     'counter',
     'comet_bus_commands_failed_total',
     'Bus backend commands that failed or timed out (Redis).',
     [],
-    (_m, s, add) => add({}, s.bus.metrics?.().commandsFailed ?? 0),
+    (_m, s, add) => add({}, s.bus.stats?.().commandsFailed ?? 0),
   );
 
   const latency = new client.Histogram({

@@ -4,7 +4,7 @@
  */
 
 /** Every scenario the harness knows, in run order. */
-export const SCENARIOS = ['held', 'churn', 'fanout', 'redis', 'metrics'] as const;
+export const SCENARIOS = ['held', 'churn', 'fanout', 'redis', 'rooms', 'metrics'] as const;
 /** One scenario name. */
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -30,6 +30,10 @@ export interface BenchOptions {
   readonly ownRedis: boolean;
   /** metrics: alternating runs per mode (off, on) of churn and of fan-out at the first --fanout-n. */
   readonly metricsRuns: number;
+  /** rooms: distinct rooms, bytes per message, history age limit (ms). */
+  readonly roomsN: number;
+  readonly roomsSize: number;
+  readonly roomsAge: number;
   /** Which columns to run; `raw` is always needed for a ratio. */
   readonly sides: readonly ('raw' | 'comet')[];
   /** Run the raw servers in the framework column too (plumbing check). */
@@ -42,7 +46,7 @@ export interface BenchOptions {
   readonly profile: boolean;
 }
 
-export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [metrics] [flags]
+export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [rooms] [metrics] [flags]
   --held-n=10000        long-polls held at once (stay under ~18000: 20000 fds per process)
   --pollers=1000 --rate=1000 --seconds=5    churn shape
   --churn-runs=5        churn runs per side (alternating); the table shows each side's median run
@@ -51,6 +55,7 @@ export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [m
   --redis-url=redis://127.0.0.1:6379        redis: the shared Redis (else REDIS_URL); skipped if down
   --own-redis           redis: start a private redis-server on a spare port (clean commandstats)
   --metrics-runs=3      metrics: runs per mode (metrics off / on, alternating) of churn and fan-out
+  --rooms-n=20000 --rooms-size=61440 --rooms-age=2000   rooms: one message per room, bytes, age limit ms
   --sides=raw,comet     which servers to run
   --self-check          use the raw servers in the framework column (harness check)
   --koa-floor           long-poll scenarios: the bare Koa + @koa/router server in the framework column
@@ -100,6 +105,9 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     redisUrl: flag(flags, 'redis-url', process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379'),
     ownRedis: flag(flags, 'own-redis', 'false') === 'true',
     metricsRuns: int(flag(flags, 'metrics-runs', '3'), 'metrics-runs', 20),
+    roomsN: int(flag(flags, 'rooms-n', '20000'), 'rooms-n'),
+    roomsSize: int(flag(flags, 'rooms-size', '61440'), 'rooms-size', 1_000_000),
+    roomsAge: int(flag(flags, 'rooms-age', '2000'), 'rooms-age', 600_000),
     sides: sides as ('raw' | 'comet')[],
     selfCheck: flag(flags, 'self-check', 'false') === 'true',
     koaFloor: flag(flags, 'koa-floor', 'false') === 'true',

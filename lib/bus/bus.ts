@@ -44,6 +44,26 @@ export interface ReadResult {
   readonly gap: boolean;
 }
 
+/** What a bus holds in this process now (see {@link Bus.stats}). */
+export interface BusStats {
+  /** Estimated bytes of history retained in this process (in-process buses). */
+  readonly bytes?: number;
+  /** Messages retained in this process. */
+  readonly messages?: number;
+  /** Channels the bus keeps a record of in this process. */
+  readonly channels?: number;
+  /** Messages published through this bus object since it was created. */
+  readonly publishes?: number;
+  /** Bytes of those messages' data, JSON-encoded. */
+  readonly publishedBytes?: number;
+  /** Live subscriptions (listeners) on this bus object. */
+  readonly subscriptions?: number;
+  /** Reconnections to the backend (a network bus). */
+  readonly reconnects?: number;
+  /** Backend commands that failed or ran out of time (a network bus). */
+  readonly commandsFailed?: number;
+}
+
 /** Called for every message published on a subscribed channel, in order. */
 export type MessageListener = (message: Message) => void;
 
@@ -96,17 +116,21 @@ export interface Bus {
    * when equal, positive after; `undefined` when they cannot be compared
    * (different epochs, or not ids of this bus). Lets a live follower drop a
    * message it already sent from history, whatever the id format.
+   * `compareIds(id, id)` is 0 exactly when `id` has this bus's shape (of any
+   * epoch): the middleware checks a client's cursor with it before a
+   * response starts, so anything else is a 400 on every route.
    */
   compareIds(a: string, b: string): number | undefined;
+
+  /**
+   * Optional: what the bus holds in this process's memory now (buses that
+   * keep history in the process offer it; `comet().stats()` shows it).
+   */
+  stats?(): BusStats;
 
   /** Releases every resource; later publishes reject with `COMET_ERR_BUS_CLOSED`. */
   close(): Promise<void>;
 
-  /**
-   * Optional: the bus's own counts, read when metrics are scraped (see
-   * `comet({ metrics })`). Cheap: it returns numbers the bus already keeps.
-   */
-  metrics?(): BusMetrics;
 
   /**
    * Optional: installs the observer told of each publish's round trip to a
@@ -115,21 +139,6 @@ export interface Bus {
   observe?(observer: BusObserver): void;
 }
 
-/** A bus's own counts (see {@link Bus.metrics}); totals since the bus was created. */
-export interface BusMetrics {
-  /** Messages published through this bus object. */
-  readonly publishes: number;
-  /** Bytes of those messages' data, JSON-encoded. */
-  readonly publishedBytes: number;
-  /** Live subscriptions (listeners) on this bus object. */
-  readonly subscriptions: number;
-  /** Bytes of history held in this process (in-process buses). */
-  readonly bytesHeld?: number;
-  /** Reconnections to the backend. */
-  readonly reconnects?: number;
-  /** Backend commands that failed or timed out. */
-  readonly commandsFailed?: number;
-}
 
 /** Told of bus events worth a histogram (see {@link Bus.observe}). */
 export interface BusObserver {

@@ -180,7 +180,7 @@ describe('comet_* metrics', () => {
     expect(text).not.toContain('127.0.0.1');
     // Every label value is one of a closed set: transports, reasons, codes.
     const allowed =
-      /^(long-poll|jsonp|poll|sse|ndjson|multipart|iframe|websocket|ended|lifetime|budget|slow|disconnect|queue|peer|COMET_ERR_[A-Z_]+|\d+|[\d.e+-]+|\+Inf)$/;
+      /^(long-poll|jsonp|poll|sse|ndjson|multipart|iframe|websocket|ended|lifetime|budget|slow|failed|disconnect|queue|peer|COMET_ERR_[A-Z_]+|\d+|[\d.e+-]+|\+Inf)$/;
     for (const [, label] of text.matchAll(/="([^"]*)"/g)) expect(label).toMatch(allowed);
 
     const promtool = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });

@@ -33,9 +33,14 @@ afterEach(() => {
 });
 
 describe('createMemoryBus', () => {
-  it('evicts by age on read, using the injected clock, and reports the gap', async () => {
+  it('evicts by age on read, using the injected clocks, and reports the gap', async () => {
     const clock = fakeClock();
-    const bus = createMemoryBus({ historyMaxAge: 1000, now: clock.now, epoch: 'e' });
+    const bus = createMemoryBus({
+      historyMaxAge: 1000,
+      now: clock.now,
+      clock: clock.now,
+      epoch: 'e',
+    });
     const m1 = await bus.publish('c', 1);
     clock.advance(500);
     const m2 = await bus.publish('c', 2);
@@ -58,7 +63,7 @@ describe('createMemoryBus', () => {
 
   it('keeps messages forever by age when historyMaxAge is 0', async () => {
     const clock = fakeClock();
-    const bus = createMemoryBus({ historyMaxAge: 0, now: clock.now });
+    const bus = createMemoryBus({ historyMaxAge: 0, clock: clock.now });
     const m1 = await bus.publish('c', 1);
     clock.advance(10 ** 12);
     expect((await bus.read('c', 'earliest')).messages).toEqual([m1]);
@@ -159,7 +164,7 @@ describe('createMemoryBus', () => {
 
   it('answers a repeated readSync with the same result until a publish or an eviction changes it', async () => {
     const clock = fakeClock();
-    const bus = createMemoryBus({ now: clock.now, historyLimit: 3, historyMaxAge: 1000 });
+    const bus = createMemoryBus({ clock: clock.now, historyLimit: 3, historyMaxAge: 1000 });
     const a = await bus.publish('c', 1);
     await bus.publish('c', 2);
     const first = bus.readSync?.('c', a.id, 10);
