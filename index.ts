@@ -51,6 +51,7 @@ export {
   errorCatalog,
   isCometError,
 } from './lib/errors.js';
+export { escapeHtml, html } from './lib/html.js';
 export {
   createTimerWheel,
   type TimerHandle,

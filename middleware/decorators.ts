@@ -11,6 +11,7 @@
  */
 import '../lib/symbol-metadata.js';
 import type { RouterContext } from '@koa/router';
+import type { Message } from '../lib/bus/bus.js';
 import { CometError } from '../lib/errors.js';
 
 /** What a decorated method returns: the channel(s) to follow. */
@@ -64,6 +65,19 @@ export interface StreamOptions extends RouteOptions {
   retry?: number;
   /** Transports offered on this route; default all. */
   transports?: readonly string[];
+  /**
+   * SSE `event:` name of message events, for clients that listen by name
+   * (htmx's `sse-swap="NAME"`). Setting it or `render` makes the route
+   * SSE only. Printable ASCII, not `reset`.
+   */
+  event?: string;
+  /**
+   * What a message's SSE event carries, e.g. an HTML fragment for htmx,
+   * instead of the JSON envelope; the framework splits it into `data:`
+   * lines so it cannot forge fields. With `event` and no `render`, events
+   * carry the message's data as escaped HTML text.
+   */
+  render?: (message: Message) => string;
 }
 
 /** One declared route, as read back by the middleware. */
