@@ -31,6 +31,18 @@ export const esmTypeScriptApp: Record<string, string> = {
     null,
     2,
   )}\n`,
+  // koa-comet/testing from the installed package: the bus contract run by the app's vitest.
+  'test/memory-bus.test.ts': `import { createMemoryBus } from 'koa-comet';
+import { busContract } from 'koa-comet/testing';
+
+busContract('memory, from the installed package', {
+  create: async ({ historyLimit }) => createMemoryBus({ historyLimit }),
+  loseHistory: async (bus) => {
+    await bus.close();
+    return createMemoryBus();
+  },
+});
+`,
   'src/app.ts': `// Importing koa-comet first installs the Symbol.metadata polyfill the decorators need.
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';

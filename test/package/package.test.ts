@@ -89,10 +89,21 @@ describe('the tarball installed into fresh projects', () => {
         repoVersion('typescript'),
         repoVersion('@types/node'),
         repoVersion('@types/koa'),
+        repoVersion('vitest'),
+        repoVersion('vite'),
       ]);
       await bin(dir, 'tsc', ['-p', 'tsconfig.json']);
       const { stdout } = await run(process.execPath, ['dist/app.js'], { cwd: dir });
       expect(stdout.trim()).toBe('received [{"text":"hello from esm"}]');
+      // The shipped contract suite runs under the app's own vitest (an optional peer).
+      const env = Object.fromEntries(
+        Object.entries(process.env).filter(([key]) => !/^(VITEST|NODE_OPTIONS$)/.test(key)),
+      );
+      const contract = await run(join(dir, 'node_modules', '.bin', 'vitest'), ['run'], {
+        cwd: dir,
+        env: { ...env, CI: 'true', NO_COLOR: '1' },
+      });
+      expect(contract.stdout).toMatch(/Tests\s+\d+ passed \(\d+\)/);
     },
     5 * MINUTES,
   );
