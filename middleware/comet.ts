@@ -111,7 +111,12 @@ export function comet(options: CometOptions): CometMiddleware {
     ...(options.channelLinger !== undefined ? { linger: options.channelLinger } : {}),
   });
   const cors = createCorsPolicy(options.cors);
-  const services: RouteServices = { hub, timers, cors };
+  const services: RouteServices = {
+    hub,
+    timers,
+    cors,
+    publish: (channel, data) => options.bus.publish(channel, data),
+  };
   const contexts = new Set<AsyncContext>();
   const host: AsyncHost = { timers, contexts, closing: () => hub.closing };
   const { router, direct, upgrades } = buildRouter(options, services);

@@ -6,6 +6,7 @@
  */
 import '../lib/symbol-metadata.js';
 import type { RouterContext } from '@koa/router';
+import type { StreamPublishOptions } from './stream-publish.js';
 
 /** What a decorated method returns: the channel(s) to follow. */
 export type Channels = string | readonly string[];
@@ -58,6 +59,12 @@ export interface StreamOptions extends RouteOptions {
   retry?: number;
   /** Transports offered on this route; default all. */
   transports?: readonly string[];
+  /**
+   * Let WebSocket clients publish to the route's channel with
+   * `{"op":"publish","ref","data"}` frames, acked on the same socket.
+   * Off by default; `allow` decides each message.
+   */
+  publish?: StreamPublishOptions;
 }
 
 /** One declared route, as read back by the middleware. */

@@ -27,11 +27,13 @@ import {
   refuseUpgrade,
   webSocketEncoder,
 } from '../lib/transports/websocket.js';
+import { handleInboundFrames, inboundMaxPayload } from '../lib/transports/websocket-inbound.js';
 import type { ChannelResolver } from './batch-routes.js';
 import type { StreamOptions } from './decorators.js';
 import { detachFromKoa } from './detach.js';
 import { callbackOf, cursorOf, single } from './request-params.js';
 import type { RouteServices } from './route-services.js';
+import { socketPublisher } from './stream-publish.js';
 
 /** SSE `retry:` default: how long a browser waits before reconnecting after a clean end. */
 const RETRY_MS = 1000;
@@ -149,7 +151,10 @@ export function streamUpgradeHandler(
   channelsOf: ChannelResolver,
 ): StreamUpgrade | undefined {
   if (options.transports && !options.transports.includes('websocket')) return undefined;
-  const wss = createWebSocketServer();
+  const inbound = options.publish;
+  const wss = createWebSocketServer(
+    inbound ? { maxPayload: inboundMaxPayload(inbound.limit) } : {},
+  );
   const limits = sessionOptions(services, options);
   const allowOrigins = (origin: string) => services.cors.allows(origin);
   return (ctx, req, socket, head) => {
@@ -172,6 +177,8 @@ export function streamUpgradeHandler(
             createWebSocketConnection(ws),
             limits,
           );
+          const publisher = inbound && socketPublisher(inbound, services.publish, ctx, channels);
+          handleInboundFrames(ws, publisher, inbound);
         },
       });
     };
