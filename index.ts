@@ -52,6 +52,12 @@ export {
   isCometError,
 } from './lib/errors.js';
 export {
+  attachFlashPolicy,
+  createFlashPolicyServer,
+  type FlashPolicyOptions,
+  flashPolicy,
+} from './lib/flash-policy.js';
+export {
   createTimerWheel,
   type TimerHandle,
   type TimerTarget,

@@ -5,8 +5,8 @@
  * self-signed certificate made at start. SIGTERM / SIGINT close it
  * gracefully: held requests are answered, streams end, the process exits.
  */
-import { createServer } from 'node:http';
-import { createMemoryBus, createRedisBus } from '../../index.js';
+import { createServer, Server } from 'node:http';
+import { attachFlashPolicy, createMemoryBus, createRedisBus } from '../../index.js';
 import { createChatApp } from './app.js';
 import { createHttpsServer, selfSignedCertificate } from './https.js';
 
@@ -31,6 +31,13 @@ server.listen(port, host, () => {
   console.log(`koa-comet demo listening on ${scheme}://${shown}:${actual}/ (${kind}${how})`);
 });
 push.attach(server, app);
+// Flash clients (FlashSocket) ask for a socket policy as the first bytes on
+// this port: allow the page's own host (FLASH_DOMAINS, comma-separated).
+// A TLS port cannot see that plaintext request; see docs/guides/scaling.md.
+if (server instanceof Server) {
+  const domains = (process.env.FLASH_DOMAINS ?? 'localhost').split(',').filter(Boolean);
+  attachFlashPolicy(server, { domains });
+}
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {
