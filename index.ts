@@ -87,4 +87,6 @@ export {
   type StreamOptions,
   stream,
 } from './middleware/decorators.js';
+export type { AttachableServer } from './middleware/servers.js';
 export { type StartAsyncOptions, suspendable } from './middleware/start-async.js';
+export type { PublishCheck, StreamPublishOptions } from './middleware/stream-publish.js';
