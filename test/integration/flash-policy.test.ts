@@ -4,6 +4,7 @@
  * Raw TCP clients check the exact bytes.
  */
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import type { AddressInfo, Server } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { attachFlashPolicy, createFlashPolicyServer, flashPolicy } from '../../index.js';
@@ -121,6 +122,16 @@ describe('standalone Flash policy server', () => {
     expect(await slowExchange(port, [...REQUEST])).toBe(policyFor(4321));
     const silent = await rawSocket(port);
     await once(silent, 'close');
+  });
+
+  it('sends the bytes wire-formats.md documents', () => {
+    const doc = readFileSync(
+      new URL('../../docs/reference/wire-formats.md', import.meta.url),
+      'utf8',
+    );
+    const block = /<!-- wire:flash-policy -->\n```\n([\s\S]*?)\\0\n```/.exec(doc)?.[1];
+    expect(block).toBeDefined();
+    expect(flashPolicy(['example.com'], [3000]).toString()).toBe(`${block}\0`);
   });
 
   it('needs the ports it allows', () => {

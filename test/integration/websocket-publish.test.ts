@@ -4,6 +4,7 @@
  * route's body rules, acked (or refused with a coded error frame) on the
  * same socket; a flooding client is closed with 4029.
  */
+import { readFileSync } from 'node:fs';
 import type { RouterContext } from '@koa/router';
 import Koa from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -12,6 +13,15 @@ import { comet, createMemoryBus, stream } from '../../index.js';
 import { closeAll, getJson, listen, type Running, startChat } from './helpers/server.js';
 
 afterEach(closeAll);
+
+const DOC = readFileSync(new URL('../../docs/reference/wire-formats.md', import.meta.url), 'utf8');
+
+/** The one line of the `<!-- wire:name -->` block. */
+function wire(name: string): string {
+  const match = new RegExp(`<!-- wire:${name} -->\\n\`\`\`\\n(.*)\\n\`\`\``).exec(DOC);
+  if (!match) throw new Error(`no wire:${name} block`);
+  return match[1] as string;
+}
 
 const sockets = new Set<WebSocket>();
 afterEach(() => {
@@ -135,6 +145,32 @@ describe('WebSocket publish on the demo route', () => {
       error: { code: 'COMET_ERR_FRAME_MALFORMED', message: expect.any(String) },
     });
     expect((await chat.bus.read('room:lobby', 'earliest')).messages).toEqual([]);
+  });
+});
+
+describe('WebSocket publish frames as documented in wire-formats.md', () => {
+  it('answers the documented publish frame with the documented ack, byte for byte', async () => {
+    const chat = await startChat({ bus: createMemoryBus({ epoch: 'k1' }) });
+    const client = await socket(chat.base, '/rooms/lobby/live');
+    const raw = new Promise<string>((resolve) =>
+      client.ws.on('message', (data) => {
+        if (String(data).includes('"op"')) resolve(String(data));
+      }),
+    );
+    client.send(wire('ws-publish'));
+    expect(await raw).toBe(wire('ws-ack'));
+  });
+
+  it('answers a refused publish with the documented error frame', async () => {
+    const board = await startBoard();
+    const client = await socket(board.base, '/board/a');
+    const raw = new Promise<string>((resolve) =>
+      client.ws.on('message', (data) => {
+        if (String(data).includes('"op"')) resolve(String(data));
+      }),
+    );
+    client.send(wire('ws-publish'));
+    expect(await raw).toBe(wire('ws-error'));
   });
 });
 
