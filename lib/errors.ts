@@ -53,6 +53,10 @@ export const errorCatalog = {
   COMET_ERR_AUTH_UNAUTHORIZED: { status: 401, message: 'Authentication required' },
   COMET_ERR_AUTH_FORBIDDEN: { status: 403, message: 'Forbidden' },
   COMET_ERR_ORIGIN_FORBIDDEN: { status: 403, message: 'Origin not allowed' },
+  COMET_ERR_MESSAGE_INVALID: {
+    status: 400,
+    message: 'The message cannot be stored as JSON',
+  },
   COMET_ERR_SHUTTING_DOWN: { status: 503, message: 'The server is shutting down' },
   COMET_ERR_BUS_UNAVAILABLE: { status: 503, message: 'The message bus is unavailable' },
   COMET_ERR_BUS_CLOSED: { status: 503, message: 'The message bus is closed' },

@@ -156,7 +156,8 @@ export function streamUpgradeHandler(
     inbound ? { maxPayload: inboundMaxPayload(inbound.limit) } : {},
   );
   const limits = sessionOptions(services, options);
-  const allowOrigins = (origin: string) => services.cors.allows(origin);
+  // The list itself, not `allows()`: `'*'` admits no credentialed handshake.
+  const allowOrigins = services.cors.origins;
   return (ctx, req, socket, head) => {
     // The Origin first: a foreign page must not reach the route's handler.
     if (!isOriginAllowed(req, allowOrigins)) {

@@ -20,6 +20,7 @@ export async function start(port = 0) {
       origins: ['https://app.example', 'https://admin.example'], // exact origins, no patterns
       credentials: true, // send cookies cross-origin (never allowed together with '*')
       maxAge: 600, // browsers cache the preflight for 10 minutes
+      allowHeaders: ['Authorization'], // bearer tokens (fetch-event-source & co.), besides the defaults
     },
   });
   // #endregion cors

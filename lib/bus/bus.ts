@@ -60,8 +60,12 @@ export type MessageListener = (message: Message) => void;
  */
 export interface Bus {
   /**
-   * Appends `data` to `channel`'s history and notifies subscribers.
-   * @throws CometError `COMET_ERR_BUS_UNAVAILABLE` when the backend cannot take it
+   * Appends `data` to `channel`'s history and notifies subscribers. The data
+   * is encoded as JSON here, once: what a later read could not encode again is
+   * refused now, so no accepted message can make a read of its channel fail.
+   * @throws CometError `COMET_ERR_MESSAGE_INVALID` when `data` cannot be encoded
+   * as JSON or nests too deep (64 levels by default),
+   * `COMET_ERR_BUS_UNAVAILABLE` when the backend cannot take it
    * now, `COMET_ERR_BUS_CLOSED` after {@link Bus.close}.
    */
   publish(channel: string, data: unknown): Promise<Message>;

@@ -11,6 +11,7 @@ import { debuglog } from 'node:util';
 import { CometError } from '../errors.js';
 import type { Bus, Message, MessageListener, ReadFrom, ReadResult } from './bus.js';
 import { EARLIEST } from './bus.js';
+import { encodeData } from './encode-data.js';
 
 const debug = debuglog('comet:bus');
 
@@ -32,6 +33,8 @@ export interface MemoryBusOptions {
   readonly defaultReadLimit?: number;
   /** Longest accepted channel name, in UTF-16 code units (default 256). */
   readonly maxChannelLength?: number;
+  /** Deepest nesting of arrays / objects a message's data may have (default 64). */
+  readonly maxDepth?: number;
 }
 
 /** A {@link Bus} living in this process's memory, with introspection for tests and metrics. */
@@ -114,7 +117,9 @@ function notify(state: ChannelState, message: Message, stamp: number): void {
  *
  * Channels are non-empty strings of at most `maxChannelLength` code units,
  * else `publish`, `read` and `subscribe` throw `COMET_ERR_CHANNEL_INVALID`; after
- * `close()` they throw `COMET_ERR_BUS_CLOSED` (unsubscribing stays a no-op). A
+ * `close()` they throw `COMET_ERR_BUS_CLOSED` (unsubscribing stays a no-op).
+ * `publish` throws `COMET_ERR_MESSAGE_INVALID` for data JSON cannot encode
+ * or nested deeper than `maxDepth`, and stores nothing. A
  * channel that ever had a message keeps a small record (its seq) until close,
  * so ids never go backwards.
  *
@@ -132,6 +137,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
   const maxAge = positiveInt(options.historyMaxAge, 300_000, 'historyMaxAge', 0);
   const defaultReadLimit = positiveInt(options.defaultReadLimit, 100, 'defaultReadLimit');
   const maxChannelLength = positiveInt(options.maxChannelLength, 256, 'maxChannelLength');
+  const maxDepth = positiveInt(options.maxDepth, 64, 'maxDepth');
   const now = options.now ?? Date.now;
   const epoch = options.epoch ?? randomEpoch();
   if (!EPOCH_SHAPE.test(epoch)) {
@@ -276,6 +282,8 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
   return {
     async publish(channel, data) {
       check(channel);
+      // Encoded now so that what cannot be encoded is refused, not stored.
+      encodeData(data, maxDepth);
       const state = stateOf(channel);
       const time = now();
       state.seq += 1;

@@ -45,6 +45,8 @@ export interface RedisBusOptions {
   readonly defaultReadLimit?: number;
   /** Longest channel name accepted (default 256). */
   readonly maxChannelLength?: number;
+  /** Deepest nesting of arrays / objects a message's data may have (default 64). */
+  readonly maxDepth?: number;
   /** How long a call waits for a reconnecting Redis before it rejects, ms (default 1000). */
   readonly readyTimeout?: number;
   /** Per-command timeout, ms (default 5000). */

@@ -29,6 +29,7 @@ import { debuglog } from 'node:util';
 import { createClient } from 'redis';
 import { CometError } from '../errors.js';
 import { type Bus, EARLIEST, type Message, type ReadFrom, type ReadResult } from './bus.js';
+import { encodeData } from './encode-data.js';
 import type { RangeRequest } from './redis-channel.js';
 import { fullJitterBackoff, readyGate, shutDown, toBusError } from './redis-connection.js';
 import { RedisFollower } from './redis-follower.js';
@@ -76,7 +77,9 @@ export interface RedisBus extends Bus {
  *
  * Channels are non-empty strings of at most `maxChannelLength` code units,
  * else calls throw `COMET_ERR_CHANNEL_INVALID`. Data is stored as JSON (a
- * value JSON cannot represent, like `undefined`, is stored as `null`).
+ * value JSON cannot represent, like `undefined`, is stored as `null`); data
+ * JSON cannot encode, or nested deeper than `maxDepth`, is refused with
+ * `COMET_ERR_MESSAGE_INVALID`.
  * `subscribe` listeners get every message published after the call, once, in
  * order, across reconnects; the first listener on a channel opens this
  * process's one Pub/Sub subscription for it, the last one leaving closes it.
@@ -100,6 +103,7 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
   const maxAge = count(options.maxAge, 0, 'maxAge', 0);
   const defaultReadLimit = count(options.defaultReadLimit, 100, 'defaultReadLimit', 1);
   const maxChannelLength = count(options.maxChannelLength, 256, 'maxChannelLength', 1);
+  const maxDepth = count(options.maxDepth, 64, 'maxDepth', 1);
   const readyTimeout = count(options.readyTimeout, 1000, 'readyTimeout', 0);
   const commandTimeout = count(options.commandTimeout, 5000, 'commandTimeout', 1);
   const trim = [maxLen > 0 ? String(maxLen) : '', maxAge > 0 ? String(maxAge) : ''];
@@ -197,7 +201,8 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
   return {
     async publish(channel, data): Promise<Message> {
       check(channel);
-      const json = JSON.stringify(data) ?? 'null';
+      // Refused here, before Redis, when it could not be encoded again on a read.
+      const json = encodeData(data, maxDepth);
       const time = now();
       const keys = channelKeys(prefix, channel);
       const args = [newEpoch(), json, String(time), trim[0]!, trim[1]!, trimOp, keys.notify];

@@ -8,7 +8,14 @@
  * ```
  * The event has no `event:` field, so `EventSource.onmessage` gets it; the
  * gap frame is `event: reset` carrying the head as its `id:` so a reconnect
- * resumes from there. Heartbeat: the comment `:\n\n`.
+ * resumes from there. Heartbeat: the one comment line `:\n`.
+ *
+ * No blank line is ever written outside an event: the opening `retry:` and
+ * every heartbeat are single lines. A native EventSource skips an event with
+ * no data, but `@microsoft/fetch-event-source` and `extended-eventsource`
+ * dispatch a `message` for every blank line — an empty one, which a
+ * `JSON.parse(e.data)` handler throws on. A comment or `retry:` line before
+ * an event is simply part of it (fields apply as they are read).
  */
 import type { Message } from '../bus/bus.js';
 import { resetJson } from '../envelope.js';
@@ -20,7 +27,7 @@ import {
   streamHeaders,
 } from './stream-transport.js';
 
-const HEARTBEAT = Buffer.from(':\n\n');
+const HEARTBEAT = Buffer.from(':\n');
 const EMPTY = Buffer.alloc(0);
 
 /**
@@ -69,13 +76,13 @@ export const sseTransport: StreamTransport = {
   },
 
   open(res, init) {
-    // The opening bytes form an event with no data, which a client never
-    // dispatches: `retry:` alone, or a comment.
+    // One line, no blank line after it (see the module comment): `retry:`,
+    // or a comment when there is no delay to send.
     const retry = init.retryMs;
     const opening =
       retry !== undefined && Number.isSafeInteger(retry) && retry >= 0
-        ? `retry: ${retry}\n\n`
-        : ':\n\n';
+        ? `retry: ${retry}\n`
+        : ':\n';
     const writer = new HttpStreamWriter(res, init.variant, {
       headers: streamHeaders(res, 'text/event-stream; charset=utf-8', init),
       opening: Buffer.from(opening),

@@ -6,8 +6,8 @@
  * frame `{"gap":true,"cursor":"<head>"}` as a frame, resume with `?cursor=`.
  * The `Origin` is checked before the handshake (a browser page from another
  * site must not follow a user's channels with the user's cookies:
- * cross-site WebSocket hijacking); a handshake without `Origin` comes from
- * a non-browser client and is allowed. Frames are encoded once: the same
+ * cross-site WebSocket hijacking; `'*'` admits no credentialed handshake);
+ * a handshake without `Origin` comes from a non-browser client and is allowed. Frames are encoded once: the same
  * `Buffer` goes to every socket (`permessage-deflate` is off, so `ws` frames
  * it without copying).
  */
@@ -53,25 +53,39 @@ export function createWebSocketServer(options: WebSocketServerOptions = {}): Web
   });
 }
 
-/** Which cross-origin pages may connect: a list of serialized origins (`'*'` for any) or a predicate. */
+/**
+ * Which cross-origin pages may connect: a list of serialized origins (`'*'`
+ * for any origin, without credentials) or a predicate naming the origins
+ * allowed with credentials too.
+ */
 export type OriginAllowList = readonly string[] | ((origin: string) => boolean);
 
 /**
  * True when a handshake's `Origin` may connect: no `Origin` header (not a
- * browser), the page's own origin (same host as the request's `Host`), or
- * one the allow-list accepts (`'*'`, an exact serialized origin such as
- * `https://example.com:8443`, or the predicate saying yes).
+ * browser), the page's own origin (same host as the request's `Host`), an
+ * origin the allow-list names (an exact serialized origin such as
+ * `https://example.com:8443`, or the predicate saying yes), or — through
+ * `'*'` — any origin, but only when the handshake carries no `Cookie` and no
+ * `Authorization`. As for CORS, `'*'` never goes with credentials: a browser
+ * sends the user's cookies on a cross-site WebSocket handshake, so an
+ * `authorize` hook reading a session cookie would otherwise be open to
+ * cross-site WebSocket hijacking.
  */
 export function isOriginAllowed(req: IncomingMessage, allow: OriginAllowList): boolean {
   const origin = req.headers.origin;
   if (origin === undefined) return true;
-  if (typeof allow === 'function' ? allow(origin) : allow.includes('*') || allow.includes(origin)) {
-    return true;
-  }
+  if (typeof allow === 'function' ? allow(origin) : allow.includes(origin)) return true;
+  if (sameHost(origin, req.headers.host)) return true;
+  const credentialed = req.headers.cookie !== undefined || req.headers.authorization !== undefined;
+  return typeof allow !== 'function' && allow.includes('*') && !credentialed;
+}
+
+/** True when `origin` names the host the request was sent to: the page's own origin. */
+function sameHost(origin: string, host: string | undefined): boolean {
   try {
-    return new URL(origin).host === req.headers.host;
+    return new URL(origin).host === host;
   } catch {
-    return false;
+    return false; // `null` (a sandboxed frame, file://) or garbage
   }
 }
 

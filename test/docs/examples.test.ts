@@ -285,6 +285,7 @@ describe('09 cross-origin', () => {
     const ok = await preflight('https://admin.example');
     expect(ok.status).toBe(204);
     expect(ok.headers.get('access-control-max-age')).toBe('600');
+    expect(ok.headers.get('access-control-allow-headers')).toMatch(/\bAuthorization\b/);
     expect((await preflight('https://evil.example')).status).toBe(403);
   });
 });
