@@ -7,8 +7,8 @@
  * `{"op":"error","ref":"…","error":{"code":"COMET_ERR_…","message":"…"}}`.
  * The body rules are the POST route's: `data` is any JSON value up to the
  * limit (measured as compact JSON, default 65,536 bytes, else
- * `COMET_ERR_BODY_TOO_LARGE`), nesting at most 64 levels
- * (`COMET_ERR_BODY_MALFORMED`); invalid UTF-8 in a text frame is a protocol
+ * `COMET_ERR_BODY_TOO_LARGE`), nesting at most 64 levels, checked on the
+ * text before parsing (`COMET_ERR_BODY_MALFORMED`); invalid UTF-8 in a text frame is a protocol
  * error `ws` closes with 1007. A frame that is not a publish frame is
  * answered `COMET_ERR_FRAME_MALFORMED` (with its `ref` when one can be read).
  *
@@ -20,14 +20,12 @@
 import { debuglog } from 'node:util';
 import type { RawData, WebSocket } from 'ws';
 import { CometError, isCometError } from '../errors.js';
+import { DEFAULT_MAX_DEPTH, exceedsJsonDepth } from '../json-depth.js';
 
 const debug = debuglog('comet:ws');
 
 /** Close code for a client that sent publishes faster than its rate bound. */
 export const FLOOD_CLOSE_CODE = 4029;
-
-/** Deepest nesting a published value may have (the POST route's rule). */
-export const MAX_DEPTH = 64;
 
 /** Limits of inbound publishes on one socket; every field has a default. */
 export interface InboundLimits {
@@ -61,18 +59,6 @@ export function inboundMaxPayload(limit: number = inboundDefaults.limit): number
   return limit + 1024;
 }
 
-/** True when `value` nests deeper than `max` arrays/objects. */
-export function isTooDeep(value: unknown, max = MAX_DEPTH): boolean {
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop() as [unknown, number];
-    if (node === null || typeof node !== 'object') continue;
-    if (depth + 1 > max) return true;
-    for (const child of Object.values(node)) stack.push([child, depth + 1]);
-  }
-  return false;
-}
-
 /** What a frame asked for, or why it is no publish frame. */
 type Parsed =
   | { kind: 'publish'; ref: string; data: unknown; size: number }
@@ -80,6 +66,12 @@ type Parsed =
 
 /** Reads one client frame. */
 export function parseInboundFrame(text: string): Parsed {
+  // The frame object is one level around `data`: 64 levels of data, 65 in all.
+  // Checked on the text, before parsing (lib/json-depth.ts).
+  if (exceedsJsonDepth(text, DEFAULT_MAX_DEPTH + 1)) {
+    const reason = `data nests deeper than ${DEFAULT_MAX_DEPTH} levels`;
+    return invalid(refOf(text), new CometError('COMET_ERR_BODY_MALFORMED', reason));
+  }
   let frame: unknown;
   try {
     frame = JSON.parse(text);
@@ -94,13 +86,12 @@ export function parseInboundFrame(text: string): Parsed {
   if (op !== 'publish' || r === undefined || !('data' in frame)) {
     return invalid(r, new CometError('COMET_ERR_FRAME_MALFORMED'));
   }
-  if (isTooDeep(data)) {
-    return invalid(
-      r,
-      new CometError('COMET_ERR_BODY_MALFORMED', `data nests deeper than ${MAX_DEPTH} levels`),
-    );
-  }
   return { kind: 'publish', ref: r, data, size: Buffer.byteLength(JSON.stringify(data)) };
+}
+
+/** The `ref` of a frame too deep to parse, when it leads the frame as documented. */
+function refOf(text: string): string | undefined {
+  return /^\{"op":"publish","ref":"([^"\\]{0,128})"/.exec(text)?.[1];
 }
 
 function invalid(ref: string | undefined, error: CometError): Parsed {

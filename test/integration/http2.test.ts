@@ -68,6 +68,24 @@ describe.each(['tls', 'h2c'] as const)('HTTP/2 (%s)', (kind) => {
     await held(chat, 0);
   });
 
+  it('takes a JSON publish over HTTP/2 (no Content-Length) and delivers its id', async () => {
+    const chat = await start(kind);
+    const session = chat.connect();
+    const waiting = request(session, '/rooms/p/messages?timeout=30');
+    await held(chat, 1);
+    const post = request(
+      session,
+      '/rooms/p/messages',
+      { 'content-type': 'application/json' },
+      '{"hi":1}',
+    );
+    expect((await post.response)[':status']).toBe(201);
+    const { id } = JSON.parse(await post.body) as { id: string };
+    expect((JSON.parse(await waiting.body) as Batch).messages).toEqual([
+      { id, channel: 'room:p', data: { hi: 1 } },
+    ]);
+  });
+
   it('streams SSE, NDJSON, multipart and iframe from a cursor, then live, on one session', async () => {
     const chat = await start(kind);
     const first = await publish(chat.bus, 'a', 'one');
