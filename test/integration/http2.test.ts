@@ -137,6 +137,24 @@ describe.each(['tls', 'h2c'] as const)('HTTP/2 (%s)', (kind) => {
     expect(session.destroyed).toBe(false);
   });
 
+  it("drops Koa's on-finished watchers from the HTTP/2 stream of a held request", async () => {
+    const chat = await start(kind);
+    const serverStreams: import('node:http2').ServerHttp2Stream[] = [];
+    chat.server.on('stream', (stream) => serverStreams.push(stream));
+    const session = chat.connect();
+    request(session, '/rooms/w/live?transport=ndjson');
+    request(session, '/rooms/w/messages?timeout=55');
+    await held(chat, 2);
+    // ee-first's watchers are named `onevent`; Koa's would pin the whole ctx.
+    const watchers = serverStreams.flatMap((stream) =>
+      ['error', 'close'].flatMap((event) =>
+        stream.listeners(event).filter((fn) => fn.name === 'onevent'),
+      ),
+    );
+    expect(serverStreams).toHaveLength(2);
+    expect(watchers).toEqual([]);
+  });
+
   it('frees everything a session held when the whole session goes', async () => {
     const chat = await start(kind);
     const session = chat.connect();
