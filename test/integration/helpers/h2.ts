@@ -43,10 +43,8 @@ export interface H2Running {
 export async function startH2Chat(kind: 'tls' | 'h2c'): Promise<H2Running> {
   const bus = createMemoryBus();
   const { app, push } = createChatApp({ bus, channelLinger: LINGER_MS, direct: DIRECT });
-  const server =
-    kind === 'tls'
-      ? createHttpsServer(app, await (pems ??= selfSignedCertificate()))
-      : createServer(app.callback());
+  pems ??= selfSignedCertificate(); // once per file
+  const server = kind === 'tls' ? createHttpsServer(app, await pems) : createServer(app.callback());
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   push.attach(server, app);
