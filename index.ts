@@ -54,6 +54,12 @@ export {
 } from './lib/errors.js';
 export { escapeHtml, html } from './lib/html.js';
 export {
+  attachFlashPolicy,
+  createFlashPolicyServer,
+  type FlashPolicyOptions,
+  flashPolicy,
+} from './lib/flash-policy.js';
+export {
   createTimerWheel,
   type TimerHandle,
   type TimerTarget,
@@ -90,4 +96,6 @@ export {
   type StreamOptions,
   stream,
 } from './middleware/decorators.js';
+export type { AttachableServer } from './middleware/servers.js';
 export { type StartAsyncOptions, suspendable } from './middleware/start-async.js';
+export type { PublishCheck, StreamPublishOptions } from './middleware/stream-publish.js';

@@ -44,6 +44,8 @@ export interface Connection {
   readonly transport: TransportName | null;
   readonly cursor: string | null;
   close(): void;
+  /** Publishes on the open transport when it can (a WebSocket); else undefined. */
+  publish(data: unknown): Promise<{ id: string }> | undefined;
 }
 
 /**
@@ -104,6 +106,10 @@ class FallbackConnection implements Connection {
 
   close(): void {
     if (!this.#stopped) this.#stop({ kind: 'closed' });
+  }
+
+  publish(data: unknown): Promise<{ id: string }> | undefined {
+    return this.#stopped ? undefined : this.#handle?.publish?.(data);
   }
 
   #current(): ClientTransport | undefined {

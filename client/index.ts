@@ -6,6 +6,7 @@ import type { BackoffOptions } from './backoff.js';
 import type { TransportMemory } from './connection.js';
 import { Hub, type HubListener } from './hub.js';
 import { createSessionMemory } from './memory.js';
+import { type SendResult, send } from './send.js';
 import {
   defaultTransports,
   type Envelope,
@@ -17,6 +18,7 @@ import { absoluteUrl } from './url.js';
 
 export type { BackoffOptions } from './backoff.js';
 export type { TransportMemory } from './connection.js';
+export { SendError, type SendResult } from './send.js';
 export type { Envelope, FallbackReason, ResetInfo, Status, TransportName } from './types.js';
 export { defaultTransports } from './types.js';
 
@@ -39,6 +41,11 @@ export interface SubscribeOptions {
    * demo) pass both.
    */
   longpollUrl?: string;
+  /**
+   * Where `send()` POSTs when there is no open WebSocket. Defaults to
+   * `longpollUrl` (the demo's `POST /rooms/x/messages`).
+   */
+  publishUrl?: string;
   /** Send cookies on cross-origin requests (fetch `include`, EventSource `withCredentials`). */
   withCredentials?: boolean;
   /** Reconnect schedule: exponential with full jitter (defaults 500 ms initial, 30 s cap). */
@@ -63,6 +70,13 @@ export interface Subscription {
   readonly cursor: string | null;
   /** `leader` when this tab holds the shared connection, `follower` when another tab does. */
   readonly role: 'leader' | 'follower';
+  /**
+   * Publishes `data`: on the WebSocket when it is open (the route needs the
+   * `publish` option), else by POST to `publishUrl`. Resolves with the new
+   * message's `{ id }` either way; rejects with a `SendError` carrying the
+   * server's code.
+   */
+  send(data: unknown): Promise<SendResult>;
 }
 
 const hubsKey = Symbol.for('koa-comet.hubs');
@@ -91,6 +105,7 @@ export function subscribe(url: string, options: SubscribeOptions): Subscription 
   const longpollUrl = absoluteUrl(options.longpollUrl ?? url).href;
   const transports = options.transports ?? defaultTransports;
   const withCredentials = options.withCredentials ?? false;
+  const publishUrl = absoluteUrl(options.publishUrl ?? options.longpollUrl ?? url).href;
   const key = JSON.stringify([streamUrl, longpollUrl, transports, withCredentials]);
   let hub = hubs.get(key);
   if (hub === undefined) {
@@ -130,6 +145,7 @@ export function subscribe(url: string, options: SubscribeOptions): Subscription 
     get role() {
       return shared.role;
     },
+    send: (data) => send((d) => shared.publish(d), publishUrl, data, withCredentials),
   };
 }
 

@@ -40,6 +40,14 @@ export const errorCatalog = {
     message: 'The request body must be application/json',
   },
   COMET_ERR_BODY_MALFORMED: { status: 400, message: 'The request body is not valid JSON' },
+  COMET_ERR_FRAME_MALFORMED: {
+    status: 400,
+    message: 'A client WebSocket frame must be {"op":"publish","ref":"…","data":…}',
+  },
+  COMET_ERR_PUBLISH_DISABLED: {
+    status: 405,
+    message: 'This route does not take publishes on its WebSocket',
+  },
   COMET_ERR_CHANNEL_INVALID: { status: 400, message: 'Invalid channel name' },
   COMET_ERR_CHANNELS_TOO_MANY: {
     status: 400,

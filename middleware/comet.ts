@@ -3,7 +3,6 @@
  * controllers on `@koa/router`, gives every ctx `startAsync()`, answers
  * CORS, turns coded errors into JSON 4xx bodies, and closes gracefully.
  */
-import type { Server } from 'node:http';
 import Router, { type RouterContext } from '@koa/router';
 import type Koa from 'koa';
 import type { Context, Middleware, Next } from 'koa';
@@ -20,6 +19,7 @@ import { type Authorize, type CometRoute, type RouteDefinition, routesOf } from 
 import { attachDirect } from './direct.js';
 import { renderError } from './render-error.js';
 import type { RouteServices } from './route-services.js';
+import { type AttachableServer, type ServerCloser, trackServer } from './servers.js';
 import { type AsyncHost, heldUntilComplete, installStartAsync, kHost } from './start-async.js';
 import { type StreamUpgrade, streamHandler, streamUpgradeHandler } from './stream-route.js';
 import { attachUpgrades } from './upgrade.js';
@@ -88,18 +88,23 @@ export interface CometMiddleware extends Middleware {
   readonly hub: Hub;
   readonly router: Router;
   /**
-   * Ties the middleware to the http server: WebSocket upgrades on `@stream`
+   * Ties the middleware to the server — `node:http`, `node:https`, or
+   * HTTP/2 (`http2.createSecureServer({ allowHTTP1: true }, app.callback())`
+   * or cleartext `http2.createServer`): WebSocket upgrades on `@stream`
    * routes, direct dispatch (see `CometOptions.direct`; needs the app), and
    * `close()` closing the server too. Pass the app so upgrade requests get
    * a context with the app's extensions. Call it once the server has the
-   * app as its request listener (`app.listen()` does that).
+   * app as its request listener (`app.listen()` does that). WebSocket needs
+   * an HTTP/1.1 upgrade: on HTTP/2 only with `allowHTTP1` (see
+   * `docs/design-decisions.md`).
    * @throws CometError `COMET_ERR_OPTIONS_INVALID` for `direct: true` without an app.
    */
-  attach(server: Server, app?: Koa): void;
+  attach(server: AttachableServer, app?: Koa): void;
   /**
    * Graceful shutdown: refuses new suspensions (503), answers every held
    * request at once with its current cursor, ends every stream, closes the
-   * attached servers (cutting what is left after `shutdownGrace`).
+   * attached servers (HTTP/2 sessions get GOAWAY; what is left is cut
+   * after `shutdownGrace`).
    */
   close(): Promise<void>;
   /**
@@ -127,7 +132,12 @@ export function comet(options: CometOptions): CometMiddleware {
     ...(options.channelLinger !== undefined ? { linger: options.channelLinger } : {}),
   });
   const cors = createCorsPolicy(options.cors);
-  const services: RouteServices = { hub, timers, cors };
+  const services: RouteServices = {
+    hub,
+    timers,
+    cors,
+    publish: (channel, data) => options.bus.publish(channel, data),
+  };
   const contexts = new Set<AsyncContext>();
   const host: AsyncHost = { timers, contexts, closing: () => hub.closing };
   const { router, direct, upgrades } = buildRouter(options, services);
@@ -135,7 +145,7 @@ export function comet(options: CometOptions): CometMiddleware {
   const assets = options.client === false ? undefined : serveClient(options.client ?? {});
   const downstream = assets ? (ctx: Context, next: Next) => assets(ctx, next) : undefined;
   const jsonNotFound = options.jsonNotFound ?? true;
-  const servers: Server[] = [];
+  const closers: ServerCloser[] = [];
   // `direct: true` does nothing until attach(server, app): say so once.
   let directUnattached = options.direct === true;
 
@@ -169,7 +179,7 @@ export function comet(options: CometOptions): CometMiddleware {
     bus: options.bus,
     hub,
     router,
-    attach(server: Server, app?: Koa) {
+    attach(server: AttachableServer, app?: Koa) {
       if (options.direct === true && app === undefined) {
         throw new CometError('COMET_ERR_OPTIONS_INVALID', 'direct: true needs attach(server, app)');
       }
@@ -183,13 +193,13 @@ export function comet(options: CometOptions): CometMiddleware {
         attachDirect(server, app, direct, cors);
         directUnattached = false;
       }
-      servers.push(server);
+      closers.push(trackServer(server));
       attachUpgrades(server, router, upgrades, app);
     },
     async close() {
       hub.shutdown();
       for (const ac of [...contexts]) ac.onTimer();
-      await Promise.all(servers.map((s) => closeServer(s, options.shutdownGrace ?? 5000)));
+      await Promise.all(closers.map((close) => close(options.shutdownGrace ?? 5000)));
       timers.close();
     },
     stats: (): CometStats => {
@@ -252,14 +262,4 @@ function* declaredRoutes(
       { kind, path, key: 'handle', options: routeOptions } as RouteDefinition,
     ];
   }
-}
-
-async function closeServer(server: Server, grace: number): Promise<void> {
-  if (!server.listening) return;
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const cut = setTimeout(() => server.closeAllConnections(), grace);
-  cut.unref();
-  await closed;
-  clearTimeout(cut);
 }

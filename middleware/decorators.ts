@@ -13,6 +13,7 @@ import '../lib/symbol-metadata.js';
 import type { RouterContext } from '@koa/router';
 import type { Message } from '../lib/bus/bus.js';
 import { CometError } from '../lib/errors.js';
+import type { StreamPublishOptions } from './stream-publish.js';
 
 /** What a decorated method returns: the channel(s) to follow. */
 export type Channels = string | readonly string[];
@@ -84,6 +85,12 @@ export interface StreamOptions extends RouteOptions {
    * carry the message's data as escaped HTML text.
    */
   render?: (message: Message) => string;
+  /**
+   * Let WebSocket clients publish to the route's channel with
+   * `{"op":"publish","ref","data"}` frames, acked on the same socket.
+   * Off by default; `allow` decides each message.
+   */
+  publish?: StreamPublishOptions;
 }
 
 /** One declared route, as read back by the middleware. */

@@ -29,11 +29,13 @@ import {
   refuseUpgrade,
   webSocketEncoder,
 } from '../lib/transports/websocket.js';
+import { handleInboundFrames, inboundMaxPayload } from '../lib/transports/websocket-inbound.js';
 import type { ChannelResolver } from './batch-routes.js';
 import type { StreamOptions } from './decorators.js';
 import { detachFromKoa } from './detach.js';
 import { callbackOf, cursorOf, single } from './request-params.js';
 import type { RouteServices } from './route-services.js';
+import { socketPublisher } from './stream-publish.js';
 
 /** SSE `retry:` default: how long a browser waits before reconnecting after a clean end. */
 const RETRY_MS = 1000;
@@ -182,7 +184,10 @@ export function streamUpgradeHandler(
 ): StreamUpgrade | undefined {
   if (options.transports && !options.transports.includes('websocket')) return undefined;
   if (isSseOnly(options)) return undefined;
-  const wss = createWebSocketServer();
+  const inbound = options.publish;
+  const wss = createWebSocketServer(
+    inbound ? { maxPayload: inboundMaxPayload(inbound.limit) } : {},
+  );
   const limits = sessionOptions(services, options);
   // The list itself, not `allows()`: `'*'` admits no credentialed handshake.
   const allowOrigins = services.cors.origins;
@@ -210,6 +215,9 @@ export function streamUpgradeHandler(
           onConnection: (ws) => {
             attached = true;
             member.attach(createWebSocketConnection(ws));
+            const publisher =
+              inbound && socketPublisher(inbound, services.publish, ctx, channels);
+            handleInboundFrames(ws, publisher, inbound);
           },
         });
       }

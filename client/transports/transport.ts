@@ -45,6 +45,8 @@ export interface TransportRequest {
 /** A live connection attempt. `close()` is idempotent and reports nothing. */
 export interface TransportHandle {
   close(): void;
+  /** Publishes on this connection (an open WebSocket); undefined when it cannot. */
+  publish?(data: unknown): Promise<{ id: string }> | undefined;
 }
 
 /** One client transport: a name, whether the browser has it, and how to open it. */

@@ -1,3 +1,4 @@
+import { AckTable } from '../send.js';
 import { toWebSocketUrl, withQuery } from '../url.js';
 import { type ClientTransport, dispatchFrame } from './transport.js';
 
@@ -17,14 +18,18 @@ export const websocketTransport: ClientTransport = {
     const ws = new WebSocket(url);
     let opened = false;
     let closed = false;
+    const acks = new AckTable();
     ws.onopen = () => {
       opened = true;
       sink.open();
     };
     ws.onmessage = (event) => {
-      if (typeof event.data === 'string') dispatchFrame(event.data, sink);
+      if (typeof event.data === 'string' && !acks.answer(event.data)) {
+        dispatchFrame(event.data, sink);
+      }
     };
     ws.onclose = (event) => {
+      acks.fail();
       if (closed) return;
       closed = true;
       if (!opened) sink.end({ kind: 'failed', detail: `websocket closed ${event.code}` });
@@ -37,6 +42,10 @@ export const websocketTransport: ClientTransport = {
         closed = true;
         ws.onopen = ws.onmessage = ws.onclose = null;
         ws.close(1000);
+        acks.fail();
+      },
+      publish(data) {
+        return !closed && ws.readyState === WebSocket.OPEN ? acks.publish(ws, data) : undefined;
       },
     };
   },

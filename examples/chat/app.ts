@@ -38,7 +38,9 @@ export class Rooms {
     return room(ctx);
   }
 
-  @stream('/rooms/:room/live')
+  // WebSocket clients may publish on the socket too, acked with the id;
+  // the same 64 KiB limit as POST /rooms/:room/messages.
+  @stream('/rooms/:room/live', { publish: { allow: () => true, limit: 65_536 } })
   live(ctx: RouterContext) {
     return room(ctx);
   }
