@@ -53,7 +53,7 @@ async function frameOf(options: StreamOptions, data: unknown): Promise<string> {
   const r = await rawGet(running.base, '/feed?cursor=earliest');
   sockets.push(r);
   expect(r.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
-  const opening = 'retry: 1000\n\n';
+  const opening = 'retry: 1000\n';
   await r.waitFor((b) => b.toString().slice(opening.length).includes('\n\n'));
   const text = r.body().toString();
   expect(text.startsWith(opening)).toBe(true);
