@@ -1,6 +1,7 @@
 import { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
-import { type BufferingWatch, createBufferingWatch } from './buffering-watch.js';
-import { probeBatch, probeRefusal } from './probe.js';
+import { type BufferingWatch, createBufferingWatch, whyNeverOpened } from './buffering-watch.js';
+import { type ProbeResult, probeBatch, probeRefusal } from './probe.js';
+import { classifyRefusal } from './refusal.js';
 import { createResumeState, type ResumeState } from './resume.js';
 import { transportRegistry } from './transports/registry.js';
 import type {
@@ -26,6 +27,8 @@ export interface ConnectionOptions {
   readonly cursor: string | null;
   readonly backoff: BackoffOptions;
   readonly bufferingDeadlineMs: number;
+  /** A transport that has not opened this long (batch: plus the hold) has failed, ms; 0: never. */
+  readonly openTimeoutMs: number;
   readonly longpollTimeoutS: number;
   readonly withCredentials: boolean;
   readonly memory: TransportMemory;
@@ -47,9 +50,11 @@ export interface Connection {
 }
 
 /**
- * Opens a connection: tries the transports in order, falls back on failure, steps
- * down to long-poll behind a buffering proxy, reconnects with backoff, resumes from
- * the last delivered id, and stops for good on a refusal (401/403).
+ * Opens a connection: tries the transports in order, falls back on failure or when
+ * one does not open in time, steps down to long-poll behind a buffering proxy,
+ * reconnects with backoff, resumes from the last delivered id, follows from the head
+ * when the server refuses the cursor as malformed, and stops for good on a refusal
+ * it cannot recover from (401/403, an unknown route).
  */
 export function createConnection(options: ConnectionOptions, events: ConnectionEvents): Connection {
   return new FallbackConnection(options, events);
@@ -74,6 +79,9 @@ class FallbackConnection implements Connection {
   #handle: TransportHandle | null = null;
   #watch: BufferingWatch | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #openTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Malformed-cursor resets since the last open: a second one in a row stops. */
+  #cursorResets = 0;
 
   constructor(options: ConnectionOptions, events: ConnectionEvents) {
     this.#options = options;
@@ -127,6 +135,39 @@ class FallbackConnection implements Connection {
       withCredentials: this.#options.withCredentials,
       sink: this.#sinkFor(transport, this.#attempt),
     });
+    this.#startOpenDeadline(transport, this.#attempt);
+  }
+
+  /**
+   * Gives the attempt `openTimeoutMs` to open (a batch transport the long-poll hold on
+   * top: its first answer may be held that long). A buffering proxy holds even a
+   * stream's headers, and a WebSocket handshake sent on as a plain GET never
+   * completes: without a deadline the client would wait forever.
+   */
+  #startOpenDeadline(transport: ClientTransport, token: number): void {
+    const { openTimeoutMs, longpollTimeoutS } = this.#options;
+    if (openTimeoutMs <= 0) return;
+    const ms = openTimeoutMs + (transport.kind === 'batch' ? longpollTimeoutS * 1000 : 0);
+    this.#openTimer = setTimeout(() => void this.#onOpenTimeout(transport, token), ms);
+  }
+
+  async #onOpenTimeout(transport: ClientTransport, token: number): Promise<void> {
+    if (this.#stopped || token !== this.#attempt) return;
+    this.#attempt += 1;
+    this.#drop();
+    const { longpollUrl, withCredentials } = this.#options;
+    const reason =
+      transport.kind === 'stream' && this.#hasBatchAfter()
+        ? await whyNeverOpened(
+            (cursor) => probeBatch(longpollUrl, cursor, withCredentials),
+            this.#resume.cursor,
+          )
+        : 'timeout';
+    if (!this.#stopped) this.#fallback(reason, reason === 'buffering');
+  }
+
+  #hasBatchAfter(): boolean {
+    return this.#candidates.slice(this.#index + 1).some((t) => t.kind === 'batch');
   }
 
   /**
@@ -165,6 +206,7 @@ class FallbackConnection implements Connection {
   }
 
   #drop(): void {
+    clearTimeout(this.#openTimer);
     this.#watch?.stop();
     this.#watch = null;
     this.#handle?.close();
@@ -198,14 +240,16 @@ class FallbackConnection implements Connection {
 
   /** A transport that never opened: refused, unreachable, or just not working here? */
   async #onFailed(transport: ClientTransport): Promise<void> {
+    // The same request, cursor included: the cursor may be what the server refused.
+    const cursor = this.#resume.cursor;
     const url =
       transport.kind === 'batch'
-        ? withQuery(this.#options.longpollUrl, { timeout: 0 })
-        : this.#options.streamUrl;
+        ? withQuery(this.#options.longpollUrl, { cursor, timeout: 0 })
+        : withQuery(this.#options.streamUrl, { cursor });
     const result = await probeRefusal(url, this.#options.withCredentials);
     if (this.#stopped) return;
     if (result.kind === 'refused') {
-      this.#stop({ kind: 'refused', transport: transport.name, status: result.status });
+      this.#onRefused(transport, result);
     } else if (result.kind === 'unreachable') {
       // The network is down, not the transport: keep it and retry later.
       this.#schedule(this.#backoff.next());
@@ -215,21 +259,49 @@ class FallbackConnection implements Connection {
   }
 
   #onEnd(transport: ClientTransport, outcome: TransportEnd): void {
+    clearTimeout(this.#openTimer);
     this.#watch?.stop();
     this.#watch = null;
     this.#handle = null;
     if (outcome.kind === 'clean') this.#schedule(0);
     else if (outcome.kind === 'dropped') this.#schedule(this.#backoff.next());
-    else if (outcome.kind === 'refused') {
-      this.#stop({ kind: 'refused', transport: transport.name, status: outcome.status });
-    } else void this.#onFailed(transport);
+    else if (outcome.kind === 'refused') this.#onRefused(transport, outcome);
+    else void this.#onFailed(transport);
+  }
+
+  /** A 4xx answer: a malformed cursor is a gap, a transport refusal falls back, the rest stops. */
+  #onRefused(transport: ClientTransport, refusal: Extract<ProbeResult, { kind: 'refused' }>): void {
+    const { status, code, message } = refusal;
+    const action = classifyRefusal(status, code);
+    // A cursor the server gave us (or none at all) refused again: no loop, stop.
+    const recoverable = this.#resume.cursor !== null && this.#cursorResets === 0;
+    if (action === 'fallback') this.#fallback('failed', false);
+    else if (action === 'reset' && recoverable) void this.#followFromHead(transport);
+    else this.#stop({ kind: 'refused', transport: transport.name, status, code, message });
+  }
+
+  /**
+   * The server cannot parse our cursor: treat it as a gap. Drop it, learn the head
+   * from the batch route (none there: follow "from now"), tell the app, reconnect
+   * the same transport at once.
+   */
+  async #followFromHead(transport: ClientTransport): Promise<void> {
+    this.#cursorResets += 1;
+    const previousCursor = this.#resume.cursor;
+    const { longpollUrl, withCredentials } = this.#options;
+    const batch = await probeBatch(longpollUrl, null, withCredentials);
+    if (this.#stopped) return;
+    const cursor = batch?.cursor ?? null;
+    this.#resume.restart(cursor);
+    this.#headAsked = true;
+    this.#events.reset({ cursor, previousCursor, transport: transport.name });
+    this.#schedule(0);
   }
 
   /** Watches an open stream for a buffering proxy when there is a batch transport to step down to. */
   #startWatch(transport: ClientTransport): void {
     const { bufferingDeadlineMs, longpollUrl, withCredentials } = this.#options;
-    const hasBatchAfter = this.#candidates.slice(this.#index + 1).some((t) => t.kind === 'batch');
-    if (transport.kind !== 'stream' || !hasBatchAfter || bufferingDeadlineMs <= 0) return;
+    if (transport.kind !== 'stream' || !this.#hasBatchAfter() || bufferingDeadlineMs <= 0) return;
     this.#watch = createBufferingWatch({
       deadlineMs: bufferingDeadlineMs,
       graceMs: Math.min(2_000, bufferingDeadlineMs),
@@ -250,6 +322,8 @@ class FallbackConnection implements Connection {
     return {
       open: () => {
         if (!live()) return;
+        clearTimeout(this.#openTimer);
+        this.#cursorResets = 0;
         this.#backoff.reset();
         this.#options.memory.save(this.#memoryKey, transport.name);
         events.status({ kind: 'open', transport: transport.name });
