@@ -21,7 +21,7 @@ export const errorCatalog = {
   COMET_ERR_CURSOR_MALFORMED: { status: 400, message: 'The cursor is not one this server issued' },
   COMET_ERR_TIMEOUT_INVALID: {
     status: 400,
-    message: 'timeout must be whole seconds from 0 to 60',
+    message: "timeout must be whole seconds from 0 to the route's maxTimeout",
   },
   COMET_ERR_CALLBACK_INVALID: {
     status: 400,
@@ -41,6 +41,10 @@ export const errorCatalog = {
   },
   COMET_ERR_BODY_MALFORMED: { status: 400, message: 'The request body is not valid JSON' },
   COMET_ERR_CHANNEL_INVALID: { status: 400, message: 'Invalid channel name' },
+  COMET_ERR_CHANNELS_TOO_MANY: {
+    status: 400,
+    message: 'A request may follow at most 32 channels',
+  },
   COMET_ERR_ROUTE_NOT_FOUND: { status: 404, message: 'No such route' },
   COMET_ERR_AUTH_UNAUTHORIZED: { status: 401, message: 'Authentication required' },
   COMET_ERR_AUTH_FORBIDDEN: { status: 403, message: 'Forbidden' },

@@ -10,10 +10,11 @@
  * (`Bus.compareIds`), so a late live delivery is never a duplicate.
  */
 import { debuglog } from 'node:util';
-import { type ReadPosition, readBatch } from './batch-read.js';
+import { type BatchRead, type ReadPosition, readBatch } from './batch-read.js';
 import type { Message } from './bus/bus.js';
 import { formatCursor } from './cursor.js';
 import { withCursor } from './envelope.js';
+import { CometError } from './errors.js';
 import type { Hub, HubMember, Round } from './hub.js';
 import {
   createStreamSession,
@@ -40,76 +41,147 @@ export interface StreamMemberRequest extends ReadPosition {
   readonly pageSize?: number;
 }
 
-/** See the module comment. Created by {@link startStreamMember}. */
+/** See the module comment. Created by {@link openStreamMember}. */
 export class StreamMember implements HubMember, StreamOwner {
-  readonly session: StreamSession;
   readonly #hub: Hub;
   readonly #request: StreamMemberRequest;
+  readonly #options: StreamSessionOptions;
   #positions: (string | undefined)[];
   /** Messages delivered while the backlog was being read; `undefined` once live. */
   #held: Message[] | undefined = [];
-  readonly #connection: StreamConnection;
+  /** Set by {@link StreamMember.attach}: nothing is written before the first read succeeded. */
+  #connection: StreamConnection | undefined;
+  #session: StreamSession | undefined;
+  /** The first backlog page, read before the response starts; sent on attach. */
+  #first: BatchRead | undefined;
+  /** Left the hub (ended, abandoned, or shut down before attach). */
+  #left = false;
   /** Whether a live message may still repeat one the backlog sent. */
   #mayRepeat = true;
   /** Round key of this member's frames: transport and variant (plus cursor for several channels). */
   readonly #keyPrefix: string;
 
-  constructor(
-    hub: Hub,
-    request: StreamMemberRequest,
-    connection: StreamConnection,
-    options: StreamSessionOptions,
-  ) {
+  constructor(hub: Hub, request: StreamMemberRequest, options: StreamSessionOptions) {
     this.#hub = hub;
     this.#request = request;
-    this.#connection = connection;
+    this.#options = options;
     this.#keyPrefix = `stream\0${request.encoder.name}\0${request.variant}\0`;
     this.#positions = [...request.positions];
-    // The route's options object is shared by all its streams; the member
-    // itself is told of the end (no per-stream options copy or closure).
-    this.session = createStreamSession(connection, options, this);
     for (const channel of request.channels) hub.join(channel, this);
+  }
+
+  /** The stream's session, once {@link StreamMember.attach}ed. */
+  get session(): StreamSession | undefined {
+    return this.#session;
   }
 
   /** @internal Hub callback. */
   notify(round: Round): void {
-    if (this.session.ended) return;
+    if (this.#left || this.#session?.ended === true) return;
     if (this.#held !== undefined) this.#held.push(round.message);
     else this.#deliver(round.message, round);
   }
 
   /** @internal The session ended: leave the hub. */
   streamEnded(): void {
-    for (const channel of this.#request.channels) this.#hub.leave(channel, this);
+    this.#leave();
   }
 
   /** @internal Hub callback: end cleanly; the client resumes elsewhere by cursor. */
   shutdown(): void {
-    this.session.end();
+    if (this.#session !== undefined) this.#session.end();
+    else this.#leave(); // not started: readFirst() refuses with 503
   }
 
-  /** Reads the backlog after the positions, sends it, then goes live. */
-  async catchUp(): Promise<void> {
-    const { channels, encoder, variant } = this.#request;
-    const pageSize = this.#request.pageSize ?? 100;
-    if (this.#positions.every((p) => p === undefined)) {
-      // "From now": the head is where the bus stands when we joined.
-      const read = await readBatch(this.#hub.bus, { channels, positions: this.#positions }, 1);
-      this.#positions = [...read.positions];
-    } else {
-      for (;;) {
-        const at = { channels, positions: this.#positions };
-        const read = await readBatch(this.#hub.bus, at, pageSize);
-        if (this.session.ended) return;
-        if (read.gap) this.#send(encoder.encodeReset(read.cursor, variant));
-        for (const message of read.messages) this.#sendBacklog(message);
-        this.#positions = [...read.positions];
-        if (read.gap || read.messages.length < pageSize) break;
-      }
+  /**
+   * Reads the first backlog page (or, from now, the head) before anything
+   * is written, so a bus that refuses the cursor or cannot answer fails
+   * the request with its coded error instead of an empty stream.
+   * @throws CometError from the bus; `COMET_ERR_SHUTTING_DOWN` when the server began closing.
+   */
+  async readFirst(): Promise<void> {
+    const { channels } = this.#request;
+    const fromNow = this.#positions.every((p) => p === undefined);
+    try {
+      const limit = fromNow ? 1 : this.#pageSize();
+      this.#first = await readBatch(this.#hub.bus, { channels, positions: this.#positions }, limit);
+    } catch (error) {
+      this.#leave();
+      throw error;
     }
+    if (this.#left) throw new CometError('COMET_ERR_SHUTTING_DOWN');
+    // "From now": the head is where the bus stood when we joined; no backlog.
+    if (fromNow) this.#first = { ...this.#first, messages: [], gap: false };
+  }
+
+  /** The client went away (or the upgrade failed) before {@link StreamMember.attach}. */
+  abandon(): void {
+    this.#leave();
+  }
+
+  /**
+   * Starts the stream over `connection`: sends the first page, then any
+   * further pages, then goes live. A later page that fails ends the stream
+   * with reason `'failed'` (the client resumes by cursor).
+   */
+  attach(connection: StreamConnection): void {
+    this.#connection = connection;
+    const session = createStreamSession(connection, this.#options, this);
+    this.#session = session;
+    if (this.#left) {
+      session.end();
+      return;
+    }
+    const first = this.#first;
+    this.#first = undefined;
+    if (first !== undefined && this.#sendPage(first)) {
+      this.#rest().catch((error: unknown) => {
+        debug('backlog read failed: %o', error);
+        session.fail();
+      });
+      return;
+    }
+    this.#goLive();
+  }
+
+  #pageSize(): number {
+    return this.#request.pageSize ?? 100;
+  }
+
+  /** Sends one page; true when another page may follow. */
+  #sendPage(read: BatchRead): boolean {
+    const { encoder, variant } = this.#request;
+    if (read.gap) this.#send(encoder.encodeReset(read.cursor, variant));
+    for (const message of read.messages) this.#sendBacklog(message);
+    this.#positions = [...read.positions];
+    return !read.gap && read.messages.length >= this.#pageSize();
+  }
+
+  /** Reads and sends the pages after the first, then goes live. */
+  async #rest(): Promise<void> {
+    const { channels } = this.#request;
+    for (;;) {
+      const read = await readBatch(
+        this.#hub.bus,
+        { channels, positions: this.#positions },
+        this.#pageSize(),
+      );
+      if (this.#session?.ended !== false) return;
+      if (!this.#sendPage(read)) break;
+    }
+    this.#goLive();
+  }
+
+  #goLive(): void {
     const held = this.#held ?? [];
     this.#held = undefined;
     for (const message of held) this.#deliver(message, undefined);
+  }
+
+  #leave(): void {
+    if (this.#left) return;
+    this.#left = true;
+    for (const channel of this.#request.channels) this.#hub.leave(channel, this);
   }
 
   /** A backlog frame; several channels: the cursor walks the positions message by message. */
@@ -134,7 +206,8 @@ export class StreamMember implements HubMember, StreamOwner {
   }
 
   #send(frame: Buffer): void {
-    this.session.send(this.#connection.wire(frame));
+    const connection = this.#connection;
+    if (connection !== undefined) this.#session?.send(connection.wire(frame));
   }
 
   #deliver(message: Message, round: Round | undefined): void {
@@ -160,38 +233,40 @@ export class StreamMember implements HubMember, StreamOwner {
     let wired = round?.get<Buffer>(key);
     if (wired === undefined) {
       const json = this.#hub.envelopes.envelope(message);
-      wired = this.#connection.wire(
+      const connection = this.#connection;
+      if (connection === undefined) return;
+      wired = connection.wire(
         channels.length === 1
           ? encoder.encode(message, variant, json)
           : encoder.encode({ ...message, id: cursor }, variant, withCursor(json, cursor)),
       );
       round?.set(key, wired);
     }
-    this.session.send(wired);
+    this.#session?.send(wired);
   }
 }
 
 /**
- * Starts a stream member: joins the hub now and sends the backlog as soon
- * as it is read. A read failure ends the stream (the client retries).
+ * Opens a stream member: joins the hub and reads the first backlog page
+ * before anything is written. The caller then starts its response and
+ * calls {@link StreamMember.attach} (or {@link StreamMember.abandon} if the
+ * client left meanwhile).
+ * @throws CometError from the first read (`COMET_ERR_CURSOR_MALFORMED`,
+ * `COMET_ERR_BUS_UNAVAILABLE`, …) or `COMET_ERR_SHUTTING_DOWN`: nothing was
+ * written, answer it with its status.
  *
  * @example
  * ```ts
- * const writer = sseTransport.open(res, { variant: '' });
- * startStreamMember(hub, { channels, positions, encoder: sseTransport, variant: '' },
- *   createHttpConnection(res, writer), { wheel });
+ * const member = await openStreamMember(hub, { channels, positions, encoder: sseTransport, variant: '' }, { wheel });
+ * member.attach(createHttpConnection(res, sseTransport.open(res, { variant: '' })));
  * ```
  */
-export function startStreamMember(
+export async function openStreamMember(
   hub: Hub,
   request: StreamMemberRequest,
-  connection: StreamConnection,
   options: StreamSessionOptions,
-): StreamMember {
-  const member = new StreamMember(hub, request, connection, options);
-  member.catchUp().catch((error: unknown) => {
-    debug('backlog read failed: %o', error);
-    member.session.end();
-  });
+): Promise<StreamMember> {
+  const member = new StreamMember(hub, request, options);
+  await member.readFirst();
   return member;
 }

@@ -55,7 +55,8 @@ export type StreamEndReason =
   | 'lifetime' // maxLifetimeMs reached
   | 'budget' // maxBytes written
   | 'slow' // more than maxQueuedBytes queued: connection destroyed
-  | 'disconnect'; // the peer went away (or stopped answering pings)
+  | 'disconnect' // the peer went away (or stopped answering pings)
+  | 'failed'; // the bus failed while the backlog was being read: the client resumes by cursor
 
 /** Limits of one stream; every field has a default. */
 export interface StreamSessionOptions {
@@ -90,6 +91,8 @@ export interface StreamSession {
   send(frame: Buffer): boolean;
   /** Ends cleanly with reason `'ended'`. Does nothing if already ended. */
   end(): void;
+  /** Ends with reason `'failed'` (the bus could not answer). Does nothing if already ended. */
+  fail(): void;
   readonly ended: boolean;
   /** Frame bytes written so far (heartbeats excluded). */
   readonly bytesSent: number;
@@ -132,6 +135,10 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
 
   end(): void {
     this.finish('ended');
+  }
+
+  fail(): void {
+    this.finish('failed');
   }
 
   /** @internal The connection closed under us. */

@@ -13,7 +13,7 @@ import { longPollTransport } from '../lib/transports/long-poll.js';
 import { etagOf, matchesEtag, pollTransport } from '../lib/transports/poll.js';
 import type { LongPollOptions, PollOptions } from './decorators.js';
 import { detachFromKoa } from './detach.js';
-import { callbackOf, cursorOf, timeoutOf } from './request-params.js';
+import { callbackOf, cursorOf, single, timeoutOf } from './request-params.js';
 import type { RouteServices } from './route-services.js';
 
 /**
@@ -36,7 +36,20 @@ export function longPollHandler(
     maxBatch: options.maxBatch ?? 100,
     ...(options.historyWindow !== undefined ? { historyWindow: options.historyWindow } : {}),
   });
-  const defaultTimeout = options.timeout ?? 25;
+  const maxTimeout = options.maxTimeout ?? 55;
+  const defaultTimeout = options.timeout ?? Math.min(25, maxTimeout);
+  if (
+    !Number.isInteger(maxTimeout) ||
+    maxTimeout < 0 ||
+    !Number.isInteger(defaultTimeout) ||
+    defaultTimeout < 0 ||
+    defaultTimeout > maxTimeout
+  ) {
+    throw new CometError(
+      'COMET_ERR_OPTIONS_INVALID',
+      'timeout and maxTimeout must be whole seconds, 0 <= timeout <= maxTimeout',
+    );
+  }
   const jsonp = options.jsonp ?? true;
   // What the client asked for travels as arguments, not in an object: this
   // runs for every request, and a poller coming back is answered without
@@ -56,7 +69,7 @@ export function longPollHandler(
       ctx.respond = false;
       return;
     }
-    const positions = parseCursor(cursor, channels);
+    const positions = parseCursor(cursor, channels, services.hub.bus);
     if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
     detachFromKoa(ctx);
     holdLongPoll(ctx.req, ctx.res, route, { channels, positions, timeoutMs, transport, variant });
@@ -72,7 +85,7 @@ export function longPollHandler(
     // Check everything the client sent before running the handler.
     const callback = callbackOf(ctx);
     if (callback !== undefined && !jsonp) throw new CometError('COMET_ERR_JSONP_DISABLED');
-    const timeoutMs = timeoutOf(ctx, defaultTimeout);
+    const timeoutMs = timeoutOf(ctx, defaultTimeout, maxTimeout);
     const cursor = cursorOf(ctx);
     const channels = channelsOf(ctx);
     if (channels instanceof Promise) return later(ctx, channels, cursor, timeoutMs, callback);
@@ -88,9 +101,17 @@ export function pollHandler(
 ) {
   const limit = options.maxBatch ?? 100;
   return async (ctx: RouterContext): Promise<void> => {
+    // A poll answers at once, with ETag / 304 for a caching client: JSONP
+    // is long-poll's (`timeout=0` answers at once there), never ignored here.
+    if (single(ctx, 'callback', 'COMET_ERR_JSONP_DISABLED') !== undefined) {
+      throw new CometError(
+        'COMET_ERR_JSONP_DISABLED',
+        'JSONP is not offered on a poll route: use the long-poll route with timeout=0',
+      );
+    }
     const raw = cursorOf(ctx);
     const channels = await channelsOf(ctx);
-    const positions = parseCursor(raw, channels);
+    const positions = parseCursor(raw, channels, services.hub.bus);
     const read = await readBatch(
       services.hub.bus,
       { channels, positions },

@@ -4,6 +4,7 @@
  * to coded errors.
  */
 import type { RouterContext } from '@koa/router';
+import { MAX_CHANNELS } from '../lib/cursor.js';
 import { CometError, isCometError } from '../lib/errors.js';
 import type { ChannelResolver } from './batch-routes.js';
 import type { Authorize, RouteDefinition } from './decorators.js';
@@ -68,7 +69,10 @@ function normalize(answer: unknown): readonly string[] {
     answer.length > 0 &&
     answer.every((c) => typeof c === 'string' && c !== '')
   ) {
-    return [...new Set(answer as string[])];
+    const channels = [...new Set(answer as string[])];
+    // A cap, so one request costs bounded work and its cursor fits MAX_CURSOR_LENGTH.
+    if (channels.length > MAX_CHANNELS) throw new CometError('COMET_ERR_CHANNELS_TOO_MANY');
+    return channels;
   }
   throw new CometError('COMET_ERR_ROUTE_INVALID');
 }

@@ -35,8 +35,14 @@ export interface RouteOptions {
 
 /** Options of `@longpoll`. */
 export interface LongPollOptions extends RouteOptions {
-  /** Default hold time in whole seconds when the request gives none (0–60). Default 25. */
+  /** Default hold time in whole seconds when the request gives none (0 to `maxTimeout`). Default 25. */
   timeout?: number;
+  /**
+   * Longest hold a request may ask for with `?timeout=`, whole seconds.
+   * Default 55, under a reverse proxy's usual 60 s read timeout (nginx's
+   * `proxy_read_timeout`); raise the proxy's timeout before raising this.
+   */
+  maxTimeout?: number;
   /** Answer `?callback=NAME` requests as JSONP. Default true. */
   jsonp?: boolean;
 }

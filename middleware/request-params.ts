@@ -37,24 +37,34 @@ export function single(ctx: Context, name: string, onRepeat: CometErrorCode): st
 }
 
 /**
- * The resume cursor: `Last-Event-ID` wins over `?cursor=` (a browser's
- * EventSource reconnects with its original URL plus the header).
- * @throws CometError `COMET_ERR_CURSOR_MALFORMED` for a repeated `cursor`.
+ * The resume cursor: the `Last-Event-ID` header, then `?lastEventId=` (what
+ * EventSource polyfills such as event-source-polyfill send), then
+ * `?cursor=`. A browser's EventSource reconnects with its original URL
+ * (and so its original `?cursor=`) plus the header, hence the order.
+ * @throws CometError `COMET_ERR_CURSOR_MALFORMED` for a repeated parameter.
  */
 export function cursorOf(ctx: Context): string | undefined {
   const header = ctx.req.headers['last-event-id'];
   if (typeof header === 'string' && header !== '') return header;
+  const polyfill = single(ctx, 'lastEventId', 'COMET_ERR_CURSOR_MALFORMED');
+  if (polyfill !== undefined && polyfill !== '') return polyfill;
   return single(ctx, 'cursor', 'COMET_ERR_CURSOR_MALFORMED');
 }
 
 /**
- * The hold time in ms: `?timeout=` whole seconds 0–60, else the route default.
+ * The hold time in ms: `?timeout=` whole seconds from 0 to `maxSeconds`,
+ * else the route default.
  * @throws CometError `COMET_ERR_TIMEOUT_INVALID` for anything else.
  */
-export function timeoutOf(ctx: Context, defaultSeconds: number): number {
+export function timeoutOf(ctx: Context, defaultSeconds: number, maxSeconds: number): number {
   const raw = single(ctx, 'timeout', 'COMET_ERR_TIMEOUT_INVALID');
   if (raw === undefined) return defaultSeconds * 1000;
-  if (!/^\d{1,2}$/.test(raw) || Number(raw) > 60) throw new CometError('COMET_ERR_TIMEOUT_INVALID');
+  if (!/^(?:0|[1-9]\d{0,3})$/.test(raw) || Number(raw) > maxSeconds) {
+    throw new CometError(
+      'COMET_ERR_TIMEOUT_INVALID',
+      `timeout must be whole seconds from 0 to ${maxSeconds}`,
+    );
+  }
   return Number(raw) * 1000;
 }
 

@@ -6,7 +6,8 @@
  * Negotiation: `?transport=` wins (unknown or not offered → 400
  * `COMET_ERR_TRANSPORT_UNKNOWN`); else `Accept` picks among the offered
  * media types, `*\/*` or none → SSE; an `Accept` naming none → 406 listing
- * them. Resume: `Last-Event-ID` wins over `?cursor=`.
+ * them. Resume: `Last-Event-ID`, then `?lastEventId=`, then `?cursor=`;
+ * a cursor the bus cannot parse is refused (400) before anything is written.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -14,7 +15,7 @@ import type { RouterContext } from '@koa/router';
 import type { Context } from 'koa';
 import { parseCursor } from '../lib/cursor.js';
 import { CometError, isCometError } from '../lib/errors.js';
-import { startStreamMember } from '../lib/stream-member.js';
+import { openStreamMember } from '../lib/stream-member.js';
 import { createHttpConnection, type StreamSessionOptions } from '../lib/stream-session.js';
 import { iframeVariant } from '../lib/transports/iframe.js';
 import { isStreamTransportName, streamTransports } from '../lib/transports/stream-registry.js';
@@ -111,23 +112,35 @@ export function streamHandler(
     const variant = transport.name === 'iframe' ? iframeVariantOf(ctx, services, callback) : '';
     const raw = cursorOf(ctx);
     const channels = await channelsOf(ctx);
-    const positions = parseCursor(raw, channels);
+    const positions = parseCursor(raw, channels, services.hub.bus);
     if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
+    const init = {
+      variant,
+      retryMs: options.retry ?? RETRY_MS,
+      frameAncestors: services.cors.frameAncestors,
+    };
+    if (ctx.method === 'HEAD') {
+      // The headers a GET would get, then the end: a HEAD has no body to stream.
+      detachFromKoa(ctx);
+      transport.open(ctx.res, init).close();
+      return;
+    }
+    // The first read before anything is written: a bus that cannot answer
+    // is a coded error response, never an empty stream that ends at once.
+    const member = await openStreamMember(
+      services.hub,
+      { channels, positions, encoder: transport, variant },
+      limits,
+    );
     // The stream owns the raw response from here: Koa must not answer it,
     // and compression middleware (koa-compress) must not buffer it.
     detachFromKoa(ctx);
     ctx.compress = false;
-    const writer = transport.open(ctx.res, {
-      variant,
-      retryMs: options.retry ?? RETRY_MS,
-      frameAncestors: services.cors.frameAncestors,
-    });
-    startStreamMember(
-      services.hub,
-      { channels, positions, encoder: transport, variant },
-      createHttpConnection(ctx.res, writer),
-      limits,
-    );
+    if (ctx.res.destroyed || ctx.req.socket.destroyed) {
+      member.abandon();
+      return;
+    }
+    member.attach(createHttpConnection(ctx.res, transport.open(ctx.res, init)));
   };
 }
 
@@ -161,19 +174,26 @@ export function streamUpgradeHandler(
     const start = async (): Promise<void> => {
       const raw = cursorOf(ctx);
       const channels = await channelsOf(ctx);
-      const positions = parseCursor(raw, channels);
+      const positions = parseCursor(raw, channels, services.hub.bus);
       if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
-      handleWebSocketUpgrade(wss, req, socket, head, {
-        allowOrigins,
-        onConnection: (ws) => {
-          startStreamMember(
-            services.hub,
-            { channels, positions, encoder: webSocketEncoder, variant: '' },
-            createWebSocketConnection(ws),
-            limits,
-          );
-        },
-      });
+      // Read before the handshake completes: a refusal is the 400/503 with its JSON body.
+      const member = await openStreamMember(
+        services.hub,
+        { channels, positions, encoder: webSocketEncoder, variant: '' },
+        limits,
+      );
+      let attached = false;
+      if (!socket.destroyed) {
+        handleWebSocketUpgrade(wss, req, socket, head, {
+          allowOrigins,
+          onConnection: (ws) => {
+            attached = true;
+            member.attach(createWebSocketConnection(ws));
+          },
+        });
+      }
+      // ws answers a bad handshake (or a gone socket) without calling back.
+      if (!attached) member.abandon();
     };
     start().catch((error: unknown) => {
       refuseUpgrade(

@@ -141,13 +141,18 @@ export const webSocketEncoder = {
   encodeReset: (cursor: string): Buffer => encodeWebSocketReset(cursor),
 } as const;
 
-/** Close codes (RFC 6455 §7.4.1) by the reason a stream ended cleanly. */
-const CLOSE_CODES: Record<StreamEndReason, number> = {
-  ended: 1001, // going away: shutdown
-  lifetime: 1000,
-  budget: 1000,
-  slow: 1008,
-  disconnect: 1000,
+/**
+ * Close codes by the reason a stream ended (docs/reference/wire-formats.md):
+ * 1001 (going away, RFC 6455 §7.4.1) for shutdown only; the others are in
+ * the private-use range 4000–4999, and each means "resume by cursor".
+ */
+export const webSocketCloseCodes: Readonly<Record<StreamEndReason, number>> = {
+  ended: 1001, // shutdown
+  lifetime: 4000,
+  budget: 4001,
+  slow: 4002, // not sent: a slow reader's socket is cut without a close frame
+  failed: 4503, // the bus failed mid-backlog: resume after a back-off
+  disconnect: 1000, // not sent: the peer is gone
 };
 
 /**
@@ -188,7 +193,7 @@ class WebSocketConnection implements StreamConnection {
   }
 
   close(reason: StreamEndReason): void {
-    this.ws.close(CLOSE_CODES[reason], reason);
+    this.ws.close(webSocketCloseCodes[reason], reason);
   }
 
   destroy(): void {

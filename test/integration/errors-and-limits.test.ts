@@ -93,9 +93,9 @@ describe('request parameters', () => {
     }
   });
 
-  it('refuses timeouts that are not whole seconds from 0 to 60', async () => {
+  it('refuses timeouts that are not whole seconds from 0 to the default maxTimeout, 55', async () => {
     const chat = await startChat();
-    for (const timeout of ['-1', '61', '1.5', 'abc', '', '1e1', '100', '%201']) {
+    for (const timeout of ['-1', '56', '60', '61', '1.5', 'abc', '', '1e1', '100', '%201', '055']) {
       const res = await fetch(`${chat.base}/rooms/lobby/messages?timeout=${timeout}`);
       await expectError(res, 400, 'COMET_ERR_TIMEOUT_INVALID');
     }

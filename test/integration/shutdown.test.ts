@@ -39,11 +39,11 @@ describe('graceful shutdown', () => {
     // Held with the head cursor (JSON and JSONP), and with no cursor at all.
     const polls = [
       ...Array.from({ length: 8 }, () =>
-        getJson(chat.base, `/rooms/lobby/messages?timeout=60&cursor=${head}`),
+        getJson(chat.base, `/rooms/lobby/messages?timeout=55&cursor=${head}`),
       ),
-      ...Array.from({ length: 4 }, () => getJson(chat.base, '/rooms/other/messages?timeout=60')),
+      ...Array.from({ length: 4 }, () => getJson(chat.base, '/rooms/other/messages?timeout=55')),
     ];
-    const script = fetch(`${chat.base}/rooms/lobby/messages?timeout=60&callback=cb`);
+    const script = fetch(`${chat.base}/rooms/lobby/messages?timeout=55&callback=cb`);
     await held(chat, 13);
 
     await chat.push.close();
@@ -81,7 +81,7 @@ describe('graceful shutdown', () => {
     const push = comet({ bus, controllers: [Lobby] });
     app.use(push);
     const running = await listen(app, push, bus);
-    const pending = getJson<BatchBody>(running.base, '/lobby?timeout=60');
+    const pending = getJson<BatchBody>(running.base, '/lobby?timeout=55');
     await held(running, 1); // joined, first read still in flight
     await push.close();
     const { res, body } = await pending;
@@ -104,7 +104,7 @@ describe('graceful shutdown', () => {
     // Not attached: the server stays up after push.close(), as in an app
     // that keeps serving other routes.
     const running = await listen(app, push, bus, false);
-    const pending = getJson<BatchBody>(running.base, '/lobby?timeout=60');
+    const pending = getJson<BatchBody>(running.base, '/lobby?timeout=55');
     const custom = fetch(`${running.base}/custom`);
     await held(running, 1);
     await new Promise<void>((r) => {
@@ -115,7 +115,7 @@ describe('graceful shutdown', () => {
     expect((await pending).body.messages).toEqual([]);
     expect((await custom).status).toBe(204);
 
-    const late = await fetch(`${running.base}/lobby?timeout=60`);
+    const late = await fetch(`${running.base}/lobby?timeout=55`);
     expect(late.headers.get('connection')).toBe('close');
     await expectError(late, 503, 'COMET_ERR_SHUTTING_DOWN');
     await expectError(await fetch(`${running.base}/custom`), 503, 'COMET_ERR_SHUTTING_DOWN');
@@ -150,7 +150,7 @@ describe('graceful shutdown', () => {
       body: '"x"',
     });
     const { id } = (await posted.json()) as { id: string };
-    const pending = getJson(base, `/rooms/lobby/messages?timeout=60&cursor=${id}`);
+    const pending = getJson(base, `/rooms/lobby/messages?timeout=55&cursor=${id}`);
     // Held once /health counts it.
     for (;;) {
       const { body } = await getJson<{ held: number }>(base, '/health');

@@ -309,7 +309,7 @@ describe('shared encoding and several channels', () => {
     await until(() => got.length === 2);
     es.close();
     expect(got.map((g) => g.data)).toEqual(['a1', 'b1']);
-    expect(got[1]!.id.startsWith('m.')).toBe(true);
+    expect(got[1]!.id.startsWith('c.')).toBe(true);
     await bus.publish('c:a', 'a2');
     await bus.publish('c:b', 'b2');
     const res = await fetch(`${r.base}/both?transport=ndjson`, {
@@ -348,7 +348,7 @@ describe('several channels: every frame carries the combined cursor', () => {
     );
     expect([...replayed].sort()).toEqual(['a1', 'a2', 'b1']);
     expect(ids).toHaveLength(3);
-    expect(ids.every((id) => id.startsWith('m.'))).toBe(true);
+    expect(ids.every((id) => id.startsWith('c.'))).toBe(true);
     // Resume after the second replayed frame: only the third follows.
     const third = replayed[2]!;
     const again = await fetch(`${r.base}/both?transport=ndjson`, {
@@ -383,7 +383,7 @@ describe('several channels: every frame carries the combined cursor', () => {
     for (const got of [lines, frames]) {
       expect(got.map((f) => f.data)).toEqual(['a1', 'b1']);
       expect(got[1]!.id).toBe(b1.id);
-      expect(got.every((f) => f.cursor?.startsWith('m.'))).toBe(true);
+      expect(got.every((f) => f.cursor?.startsWith('c.'))).toBe(true);
     }
     // The cursor of the last frame resumes both channels: nothing is replayed.
     const resumed = await fetch(`${r.base}/both?transport=ndjson&timeout=0`, {

@@ -226,11 +226,11 @@ describe('WebSocket limits', () => {
     expect(s.wheel.size).toBe(0);
   });
 
-  it('closes with 1000 "lifetime" at the end of its lifetime', async () => {
+  it('closes with 4000 "lifetime" at the end of its lifetime (1001 is for shutdown only)', async () => {
     const s = await start({ maxLifetimeMs: 30 });
     const ws = connect(s.url);
     const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
-    expect([code, String(reason)]).toEqual([1000, 'lifetime']);
+    expect([code, String(reason)]).toEqual([4000, 'lifetime']);
     expect(s.ends).toEqual(['lifetime']);
   });
 
