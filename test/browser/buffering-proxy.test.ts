@@ -29,7 +29,9 @@ async function behindNginx() {
 
 whenNginx('browser client behind a buffering nginx', () => {
   describeBrowser('browser client behind a buffering nginx', chromium, () => {
-    it('auto (default options) steps down to long-poll, shows a message within 30 s, then every later one', async () => {
+    it('auto (default options) steps down to long-poll, shows a message within 30 s, then every later one', {
+      timeout: 90_000,
+    }, async () => {
       const { base, direct } = await behindNginx();
       const page = await chromium.browser.newPage();
       await startClient(page, base, '/rooms/nginx/live', {
