@@ -1,7 +1,13 @@
 import { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
-import { type BufferingWatch, createBufferingWatch, whyNeverOpened } from './buffering-watch.js';
-import { type ProbeResult, probeBatch, probeRefusal } from './probe.js';
-import { classifyRefusal } from './refusal.js';
+import { type BufferingWatch, createBufferingWatch } from './buffering-watch.js';
+import {
+  type DiagnosisContext,
+  diagnoseFailure,
+  diagnoseNeverOpened,
+  judgeRefusal,
+  type Verdict,
+} from './diagnosis.js';
+import { probeBatch } from './probe.js';
 import { createResumeState, type ResumeState } from './resume.js';
 import { transportRegistry } from './transports/registry.js';
 import type {
@@ -11,7 +17,6 @@ import type {
   TransportSink,
 } from './transports/transport.js';
 import type { Envelope, FallbackReason, ResetInfo, Status, TransportName } from './types.js';
-import { withQuery } from './url.js';
 
 /** Remembers, per URL, the transport that last worked (so a reload starts there). */
 export interface TransportMemory {
@@ -155,19 +160,37 @@ class FallbackConnection implements Connection {
     if (this.#stopped || token !== this.#attempt) return;
     this.#attempt += 1;
     this.#drop();
-    const { longpollUrl, withCredentials } = this.#options;
-    const reason =
-      transport.kind === 'stream' && this.#hasBatchAfter()
-        ? await whyNeverOpened(
-            (cursor) => probeBatch(longpollUrl, cursor, withCredentials),
-            this.#resume.cursor,
-          )
-        : 'timeout';
-    if (!this.#stopped) this.#fallback(reason, reason === 'buffering');
+    this.#apply(transport, await diagnoseNeverOpened(transport, this.#context()));
   }
 
   #hasBatchAfter(): boolean {
     return this.#candidates.slice(this.#index + 1).some((t) => t.kind === 'batch');
+  }
+
+  #context(): DiagnosisContext {
+    const { streamUrl, longpollUrl, withCredentials } = this.#options;
+    const { cursor } = this.#resume;
+    return {
+      streamUrl,
+      longpollUrl,
+      withCredentials,
+      cursor,
+      hasBatchAfter: this.#hasBatchAfter(),
+    };
+  }
+
+  /** Acts on a verdict about an attempt that went wrong (see diagnosis.ts). */
+  #apply(transport: ClientTransport, verdict: Verdict): void {
+    // A cursor the server gave us (or none at all) refused again: no loop, stop.
+    const recoverable = this.#resume.cursor !== null && this.#cursorResets === 0;
+    if (this.#stopped) return;
+    if (verdict.kind === 'fallback') this.#fallback(verdict.reason, verdict.toBatch);
+    else if (verdict.kind === 'retry') this.#schedule(this.#backoff.next());
+    else if (verdict.kind === 'reset' && recoverable) void this.#followFromHead(transport);
+    else {
+      const { status, code, message } = verdict.refusal;
+      this.#stop({ kind: 'refused', transport: transport.name, status, code, message });
+    }
   }
 
   /**
@@ -238,26 +261,6 @@ class FallbackConnection implements Connection {
     this.#schedule(wrapped ? this.#backoff.next() : 0);
   }
 
-  /** A transport that never opened: refused, unreachable, or just not working here? */
-  async #onFailed(transport: ClientTransport): Promise<void> {
-    // The same request, cursor included: the cursor may be what the server refused.
-    const cursor = this.#resume.cursor;
-    const url =
-      transport.kind === 'batch'
-        ? withQuery(this.#options.longpollUrl, { cursor, timeout: 0 })
-        : withQuery(this.#options.streamUrl, { cursor });
-    const result = await probeRefusal(url, this.#options.withCredentials);
-    if (this.#stopped) return;
-    if (result.kind === 'refused') {
-      this.#onRefused(transport, result);
-    } else if (result.kind === 'unreachable') {
-      // The network is down, not the transport: keep it and retry later.
-      this.#schedule(this.#backoff.next());
-    } else {
-      this.#fallback('failed', false);
-    }
-  }
-
   #onEnd(transport: ClientTransport, outcome: TransportEnd): void {
     clearTimeout(this.#openTimer);
     this.#watch?.stop();
@@ -265,19 +268,8 @@ class FallbackConnection implements Connection {
     this.#handle = null;
     if (outcome.kind === 'clean') this.#schedule(0);
     else if (outcome.kind === 'dropped') this.#schedule(this.#backoff.next());
-    else if (outcome.kind === 'refused') this.#onRefused(transport, outcome);
-    else void this.#onFailed(transport);
-  }
-
-  /** A 4xx answer: a malformed cursor is a gap, a transport refusal falls back, the rest stops. */
-  #onRefused(transport: ClientTransport, refusal: Extract<ProbeResult, { kind: 'refused' }>): void {
-    const { status, code, message } = refusal;
-    const action = classifyRefusal(status, code);
-    // A cursor the server gave us (or none at all) refused again: no loop, stop.
-    const recoverable = this.#resume.cursor !== null && this.#cursorResets === 0;
-    if (action === 'fallback') this.#fallback('failed', false);
-    else if (action === 'reset' && recoverable) void this.#followFromHead(transport);
-    else this.#stop({ kind: 'refused', transport: transport.name, status, code, message });
+    else if (outcome.kind === 'refused') this.#apply(transport, judgeRefusal(outcome));
+    else void diagnoseFailure(transport, this.#context()).then((v) => this.#apply(transport, v));
   }
 
   /**

@@ -12,9 +12,9 @@ const commitPollMs = 200;
 /**
  * The hidden "forever" iframe (`?transport=iframe&callback=NAME`): the server streams
  * one script per message into a hidden frame. The frame's `load` event is the end of
- * the stream. It counts as open once the server's page has started to arrive (the
- * frame left `about:blank` and is still loading) or at the first call, whichever is
- * first: a quiet room sends no call for a long time, and the opening deadline must
+ * the stream. It counts as open once the server's page has been arriving for a
+ * moment without ending (the frame left `about:blank` and is still loading) or at
+ * the first call, whichever is first: a quiet room sends no call for a long time, and the opening deadline must
  * not take that for a stream that never opened.
  *
  * Same origin, each script calls `parent.NAME(envelope)`. A cross-origin frame may not
@@ -50,8 +50,12 @@ export const iframeTransport: ClientTransport = {
       markOpen();
       dispatchValue(value, sink);
     };
+    // Seen streaming on two polls in a row: an error page (a 403) has fired `load`
+    // by then, which is all a cross-origin parent can tell it by.
+    let streamingPolls = 0;
     const commitPoll = setInterval(() => {
-      if (!closed && isStreaming(frame)) markOpen();
+      streamingPolls = isStreaming(frame) ? streamingPolls + 1 : 0;
+      if (!closed && streamingPolls >= 2) markOpen();
     }, commitPollMs);
     const unlisten = crossOrigin
       ? listenForPosts(frame, name, absoluteUrl(request.streamUrl).origin, deliver)
