@@ -13,6 +13,7 @@ const directFiles = [
   'test/integration/errors-and-limits.test.ts',
   'test/integration/cors.test.ts',
   'test/integration/shutdown.test.ts',
+  'test/integration/cursor-rule.test.ts',
 ];
 
 export default defineConfig({

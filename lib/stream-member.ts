@@ -8,6 +8,10 @@
  * the backlog; messages the hub delivers while the read is in flight are
  * held, and after the backlog only those after its last id are sent
  * (`Bus.compareIds`), so a late live delivery is never a duplicate.
+ *
+ * Nothing is written before the first read has answered: the route opens
+ * its response (or completes the WebSocket handshake) only then, so a bus
+ * that refuses the cursor or cannot answer is a coded error response.
  */
 import { debuglog } from 'node:util';
 import { type BatchRead, type ReadPosition, readBatch } from './batch-read.js';

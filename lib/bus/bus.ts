@@ -92,6 +92,9 @@ export interface Bus {
    * when equal, positive after; `undefined` when they cannot be compared
    * (different epochs, or not ids of this bus). Lets a live follower drop a
    * message it already sent from history, whatever the id format.
+   * `compareIds(id, id)` is 0 exactly when `id` has this bus's shape (of any
+   * epoch): the middleware checks a client's cursor with it before a
+   * response starts, so anything else is a 400 on every route.
    */
   compareIds(a: string, b: string): number | undefined;
 

@@ -20,7 +20,7 @@ import {
   poll,
   stream,
 } from '../../index.js';
-import { formatCursor, MAX_CHANNELS, MAX_CURSOR_LENGTH, parseCursor } from '../../lib/cursor.js';
+import { MAX_CHANNELS, MAX_CURSOR_LENGTH } from '../../lib/cursor.js';
 import { CometError } from '../../lib/errors.js';
 import { deleteRedisKeys, redisAnswers, redisUrl, withRedis } from '../helpers/redis.js';
 import { readUntil } from './helpers/read-stream.js';
@@ -115,33 +115,6 @@ async function atTheCap(bus: Bus): Promise<void> {
 describe('channels per request', () => {
   it('memory bus: 32 channels fit one cursor; 33 are a 400', async () => {
     await atTheCap(createMemoryBus());
-  });
-
-  it('the compact cursor fits the limit at the cap with the longest id either bus issues', () => {
-    const channels = Array.from({ length: MAX_CHANNELS }, (_, i) => longName(i));
-    // Redis: a 16-character epoch and two 20-digit decimals; memory ids are shorter.
-    const longest = `${'z'.repeat(16)}-${'9'.repeat(20)}-${'9'.repeat(20)}`;
-    const cursor = formatCursor(
-      channels.map(() => longest),
-      channels,
-    );
-    expect(cursor.length).toBeLessThanOrEqual(MAX_CURSOR_LENGTH);
-    expect(parseCursor(cursor, channels)).toEqual(channels.map(() => longest));
-    // Another order, or one channel more: each channel still finds its own id.
-    const ids = channels.map((_, i) => `k1-${i + 1}`);
-    const token = formatCursor(ids, channels);
-    const reordered = [...channels].reverse();
-    expect(parseCursor(token, reordered)).toEqual([...ids].reverse());
-    expect(parseCursor(token, [...channels.slice(0, 2), 'room:new'])).toEqual([
-      'k1-1',
-      'k1-2',
-      undefined,
-    ]);
-  });
-
-  it('still reads the older m. form', () => {
-    const old = `m.${Buffer.from(JSON.stringify({ a: 'k1-1', b: 'k1-2' })).toString('base64url')}`;
-    expect(parseCursor(old, ['a', 'b'])).toEqual(['k1-1', 'k1-2']);
   });
 });
 
@@ -247,5 +220,29 @@ describe('a bus that cannot answer', () => {
     const [, res] = (await once(ws, 'unexpected-response')) as [unknown, { statusCode: number }];
     expect(res.statusCode).toBe(503);
     ws.terminate();
+  });
+
+  it('mid-backlog: the stream ends with 4503 "failed" after what it sent, never silently', async () => {
+    const bus = createMemoryBus();
+    for (let i = 0; i < 150; i++) await bus.publish('one', i);
+    let reads = 0;
+    const flaky = Object.create(bus) as MemoryBus;
+    Object.assign(flaky, {
+      readSync: undefined,
+      read: (...args: Parameters<MemoryBus['read']>) =>
+        ++reads === 1
+          ? bus.read(...args)
+          : Promise.reject(new CometError('COMET_ERR_BUS_UNAVAILABLE')),
+      close: () => bus.close(),
+    });
+    const s = await start(flaky);
+    const ws = new WebSocket(`ws://127.0.0.1:${s.port}/one/live?cursor=earliest`);
+    let frames = 0;
+    ws.on('message', () => {
+      frames += 1;
+    });
+    const [code, reason] = (await once(ws, 'close')) as [number, Buffer];
+    expect([code, String(reason)]).toEqual([4503, 'failed']);
+    expect(frames).toBe(100); // the first page, then the end: the client resumes by cursor
   });
 });

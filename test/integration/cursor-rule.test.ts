@@ -9,9 +9,10 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createMemoryBus } from '../../index.js';
+import { createMemoryBus, createRedisBus, type MemoryBus } from '../../index.js';
+import { deleteRedisKeys, redisAnswers, redisUrl, withRedis } from '../helpers/redis.js';
 import { readUntil } from './helpers/read-stream.js';
-import { closeAll, publish, startChat } from './helpers/server.js';
+import { closeAll, expectError, publish, startChat } from './helpers/server.js';
 
 afterEach(closeAll);
 
@@ -191,5 +192,53 @@ describe('a well-formed cursor of another epoch is a gap, then live', () => {
     const res = await fetch(`${chat.base}${path}cursor=${FOREIGN}`);
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ messages: [], cursor: 'k1-1', gap: true });
+  });
+});
+
+const reachable = await redisAnswers();
+withRedis(reachable, 'the cursor rule on the Redis bus', () => {
+  describe('on the Redis bus', () => {
+    const prefix = `cr-${process.pid}-${Date.now()}:`;
+    afterEach(() => deleteRedisKeys(`${prefix}*`));
+    const redisChat = () =>
+      // startChat's type names the memory bus; the routes only use the Bus interface.
+      startChat({
+        bus: createRedisBus({ url: redisUrl, keyPrefix: prefix }) as unknown as MemoryBus,
+      });
+
+    it.each([
+      ['a memory-bus id', 'k1-5'],
+      ['a word', 'hello'],
+      ['CR/LF', '%0d%0a'],
+    ])(
+      '%s is a 400 on every route kind, and refuses the WebSocket handshake',
+      async (_w, cursor) => {
+        const chat = await redisChat();
+        for (const [, path] of ROUTES) expectOnlyMalformed(await exchange(chat.port, path(cursor)));
+        const ws = await exchange(chat.port, `/rooms/r/live?cursor=${cursor}`, WS_HEADERS);
+        expectOnlyMalformed(ws);
+      },
+    );
+
+    it("another epoch's id is a reset, then live", async () => {
+      const chat = await redisChat();
+      const old = await chat.bus.publish('room:r', 'old');
+      const foreign = `zzzz${old.id.slice(old.id.indexOf('-'))}`;
+      const res = await fetch(`${chat.base}/rooms/r/live?transport=ndjson&cursor=${foreign}`);
+      expect(res.status).toBe(200);
+      await chat.bus.publish('room:r', 'live');
+      const text = await readUntil(res.body!, (t) => t.includes('"live"'));
+      // Only the opening bytes before it, and nothing of the old history.
+      expect(text.trimStart().startsWith('{"gap":true')).toBe(true);
+      expect(text).not.toContain('"old"');
+      expect(text).toContain(`"cursor":"${old.id}"`);
+      const batch = await fetch(`${chat.base}/rooms/r/unread?cursor=${foreign}`);
+      expect(((await batch.json()) as { gap: boolean }).gap).toBe(true);
+      await expectError(
+        await fetch(`${chat.base}/rooms/r/unread?cursor=k1-1`),
+        400,
+        'COMET_ERR_CURSOR_MALFORMED',
+      );
+    });
   });
 });
