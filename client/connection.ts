@@ -65,6 +65,9 @@ export function createConnection(options: ConnectionOptions, events: ConnectionE
   return new FallbackConnection(options, events);
 }
 
+/** An open attempt that lasted this long counts as working even if it heard nothing, ms. */
+const steadyMs = 5_000;
+
 /**
  * The connection's state machine. One attempt at a time: a transport's sink is tied
  * to its attempt number, so reports from an attempt already given up are ignored.
@@ -87,6 +90,9 @@ class FallbackConnection implements Connection {
   #openTimer: ReturnType<typeof setTimeout> | undefined;
   /** Malformed-cursor resets since the last open: a second one in a row stops. */
   #cursorResets = 0;
+  /** When the current attempt opened, and whether it has shown a sign of life since. */
+  #openedAt = 0;
+  #heard = false;
 
   constructor(options: ConnectionOptions, events: ConnectionEvents) {
     this.#options = options;
@@ -266,9 +272,15 @@ class FallbackConnection implements Connection {
     this.#watch?.stop();
     this.#watch = null;
     this.#handle = null;
-    if (outcome.kind === 'clean') this.#schedule(0);
-    else if (outcome.kind === 'dropped') this.#schedule(this.#backoff.next());
-    else if (outcome.kind === 'refused') this.#apply(transport, judgeRefusal(outcome));
+    // An attempt that opened and ended before any sign of life or a few seconds (a
+    // proxy or an old server that ends every stream at once) backs off like a drop:
+    // resuming at once would be a reconnect loop.
+    const lasted = this.#heard || Date.now() - this.#openedAt >= steadyMs;
+    if (lasted) this.#backoff.reset();
+    if (outcome.kind === 'clean' && lasted) this.#schedule(0);
+    else if (outcome.kind === 'clean' || outcome.kind === 'dropped') {
+      this.#schedule(this.#backoff.next());
+    } else if (outcome.kind === 'refused') this.#apply(transport, judgeRefusal(outcome));
     else void diagnoseFailure(transport, this.#context()).then((v) => this.#apply(transport, v));
   }
 
@@ -316,13 +328,16 @@ class FallbackConnection implements Connection {
         if (!live()) return;
         clearTimeout(this.#openTimer);
         this.#cursorResets = 0;
-        this.#backoff.reset();
+        this.#openedAt = Date.now();
+        this.#heard = false;
         this.#options.memory.save(this.#memoryKey, transport.name);
         events.status({ kind: 'open', transport: transport.name });
         this.#startWatch(transport);
       },
       activity: () => {
-        if (live()) this.#watch?.activity();
+        if (!live()) return;
+        this.#heard = true;
+        this.#watch?.activity();
       },
       envelope: (envelope) => {
         if (live() && resume.accept(envelope)) events.envelope(envelope);

@@ -301,3 +301,36 @@ describe('client connection: opening deadline', () => {
     connection.close();
   });
 });
+
+describe('client connection: no reconnect loop on streams that end at once', () => {
+  it('a stream that opens and ends before any sign of life backs off, growing', async () => {
+    vi.spyOn(Math, 'random').mockReturnValue(0.99);
+    stubFetch(() => headBatch);
+    const { attempts, statuses, connection } = connect({
+      transports: ['ndjson'],
+      cursor: 'c1',
+      backoff: { initialDelayMs: 100, maxDelayMs: 10_000 },
+    });
+    for (let i = 0; i < 3; i += 1) {
+      attempts[i]?.sink.open();
+      attempts[i]?.sink.end({ kind: 'clean' });
+      await vi.advanceTimersByTimeAsync(1_000);
+    }
+    const delays = statuses.flatMap((s) => (s.kind === 'reconnecting' ? [s.delayMs] : []));
+    expect(delays).toEqual([99, 198, 396]);
+    connection.close();
+    vi.restoreAllMocks();
+  });
+
+  it('a stream that delivered something and ended cleanly resumes at once', async () => {
+    stubFetch(() => headBatch);
+    const { attempts, statuses, connection } = connect({ transports: ['ndjson'], cursor: 'c1' });
+    attempts[0]?.sink.open();
+    attempts[0]?.sink.activity();
+    attempts[0]?.sink.end({ kind: 'clean' });
+    await vi.advanceTimersByTimeAsync(0);
+    expect(attempts).toHaveLength(2);
+    expect(statuses.some((s) => s.kind === 'reconnecting')).toBe(false);
+    connection.close();
+  });
+});
