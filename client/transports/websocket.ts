@@ -3,6 +3,13 @@ import { toWebSocketUrl, withQuery } from '../url.js';
 import { type ClientTransport, dispatchFrame } from './transport.js';
 
 /**
+ * Close codes that end a stream on purpose, to be resumed at once: normal, shutdown,
+ * and the server's lifetime (4000) and byte budget (4001). Any other (4503: the bus
+ * failed) resumes after a backoff.
+ */
+const cleanEnds = new Set([1000, 1001, 4000, 4001]);
+
+/**
  * WebSocket: one envelope (or gap control) per text frame; resume with `?cursor=`.
  *
  * A handshake refused with 403 looks exactly like an unsupported upgrade to a page
@@ -33,7 +40,7 @@ export const websocketTransport: ClientTransport = {
       if (closed) return;
       closed = true;
       if (!opened) sink.end({ kind: 'failed', detail: `websocket closed ${event.code}` });
-      else if (event.code === 1000 || event.code === 1001) sink.end({ kind: 'clean' });
+      else if (cleanEnds.has(event.code)) sink.end({ kind: 'clean' });
       else sink.end({ kind: 'dropped', detail: `websocket closed ${event.code}` });
     };
     return {
