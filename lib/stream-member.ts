@@ -11,7 +11,7 @@
  */
 import { debuglog } from 'node:util';
 import { type ReadPosition, readBatch } from './batch-read.js';
-import type { Message } from './bus/bus.js';
+import type { LiveGap, Message } from './bus/bus.js';
 import { formatCursor } from './cursor.js';
 import { withCursor } from './envelope.js';
 import type { Hub, HubMember, Round } from './hub.js';
@@ -76,6 +76,24 @@ export class StreamMember implements HubMember, StreamOwner {
     if (this.session.ended) return;
     if (this.#held !== undefined) this.#held.push(round.message);
     else this.#deliver(round.message, round);
+  }
+
+  /**
+   * @internal Hub callback: messages were lost on the live path — send the
+   * `reset` frame and go on from its cursor; when the loss is unknown (the
+   * live path was interrupted) or the backlog is still being read, end: the
+   * client resumes by cursor, and its read finds any gap.
+   */
+  gap(channel: string, gap: LiveGap): void {
+    if (this.session.ended) return;
+    const index = this.#request.channels.indexOf(channel);
+    if (gap.kind === 'interrupted' || this.#held !== undefined || index === -1) {
+      this.session.end();
+      return;
+    }
+    this.#positions[index] = gap.cursor;
+    const cursor = this.#request.channels.length === 1 ? gap.cursor : this.#cursor();
+    this.#send(this.#request.encoder.encodeReset(cursor, this.#request.variant));
   }
 
   /** @internal The session ended: leave the hub. */

@@ -227,9 +227,12 @@ export function busContract(name: string, setup: BusContractSetup): void {
           gap: true,
         });
       }
+      // A head read before anything was published: a gap, or (a bus that keeps
+      // nothing for a channel nobody published to) every message since —
+      // never some of them.
       const quietResult = await after.read(quiet, emptyHead);
-      expect(quietResult.gap).toBe(true);
-      expect(quietResult.messages).toEqual([]);
+      if (quietResult.gap) expect(quietResult.messages).toEqual([]);
+      else expect(quietResult.messages.map((m) => m.data)).toEqual([{ n: 0 }, { n: 1 }]);
     });
 
     it('compareIds orders ids of one channel and refuses other epochs', async () => {
