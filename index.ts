@@ -29,9 +29,13 @@ export {
 } from './lib/async-context.js';
 export {
   type Bus,
+  type BusState,
   EARLIEST,
+  type GapListener,
+  type LiveGap,
   type Message,
   type MessageListener,
+  type PublishOptions,
   type ReadFrom,
   type ReadResult,
 } from './lib/bus/bus.js';
@@ -42,6 +46,7 @@ export {
   type RedisBus,
   type RedisBusClient,
   type RedisBusOptions,
+  type RedisBusState,
 } from './lib/bus/redis.js';
 export { isCallbackName } from './lib/callback-name.js';
 export {

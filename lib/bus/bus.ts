@@ -64,6 +64,15 @@ export type LiveGap =
 /** Told of a {@link LiveGap} on a subscribed channel. */
 export type GapListener = (gap: LiveGap) => void;
 
+/**
+ * A bus's health, for a `/health` or readiness route: `ready`; `degraded`
+ * (it works, but some channels cannot follow right now and retry); `down`
+ * (it cannot reach its backend: calls fail with 503); `closed`.
+ */
+export interface BusState {
+  readonly status: 'ready' | 'degraded' | 'down' | 'closed';
+}
+
 /** Options of {@link Bus.publish}. */
 export interface PublishOptions {
   /**
@@ -126,6 +135,12 @@ export interface Bus {
    * message it already sent from history, whatever the id format.
    */
   compareIds(a: string, b: string): number | undefined;
+
+  /**
+   * Optional: the bus's health (see {@link BusState}). A bus without it is
+   * in-process and always `ready` until closed.
+   */
+  state?(): BusState;
 
   /** Releases every resource; later publishes reject with `COMET_ERR_BUS_CLOSED`. */
   close(): Promise<void>;

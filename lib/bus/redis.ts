@@ -34,6 +34,7 @@ import { createClient } from 'redis';
 import { CometError } from '../errors.js';
 import {
   type Bus,
+  type BusState,
   EARLIEST,
   type Message,
   type PublishOptions,
@@ -71,13 +72,13 @@ export type { ReconnectOptions } from './redis-connection.js';
 export type { RedisBusClient, RedisBusOptions } from './redis-options.js';
 
 /** What {@link RedisBus.state} reports. */
-export interface RedisBusState extends FollowerCounters {
+export interface RedisBusState extends BusState, FollowerCounters {
   /**
    * `ready`: both connections up and no channel failing; `degraded`: up, but
-   * some channels cannot follow right now (they retry); `down`: a connection
-   * is reconnecting; `closed`: after `close()`.
+   * some channels cannot follow right now, or an UNSUBSCRIBE waits for its
+   * retry; `down`: a connection is reconnecting; `closed`: after `close()`.
    */
-  readonly status: 'ready' | 'degraded' | 'down' | 'closed';
+  readonly status: BusState['status'];
   /** Publish and read calls waiting for Redis now. */
   readonly pending: number;
   /** Bytes of message data waiting for Redis now. */
