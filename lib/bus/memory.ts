@@ -11,6 +11,7 @@ import { debuglog } from 'node:util';
 import { CometError } from '../errors.js';
 import type { Bus, Message, MessageListener, ReadFrom, ReadResult } from './bus.js';
 import { EARLIEST } from './bus.js';
+import { checkIdempotencyKey, IdempotencyMemo } from './idempotency.js';
 
 const debug = debuglog('comet:bus');
 
@@ -273,9 +274,16 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
     return result;
   }
 
+  // Idempotency keys, for 10 minutes (at most 10,000 of them).
+  const idempotency = new IdempotencyMemo(600_000);
+
   return {
-    async publish(channel, data) {
+    async publish(channel, data, options) {
       check(channel);
+      const key = options?.idempotencyKey;
+      checkIdempotencyKey(key);
+      const seen = key === undefined ? undefined : idempotency.lookup(channel, key);
+      if (seen !== undefined) return seen;
       const state = stateOf(channel);
       const time = now();
       state.seq += 1;
@@ -284,6 +292,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
       evict(state, time);
       publishCount += 1;
       deliver(state, message, publishCount);
+      if (key !== undefined) idempotency.remember(key, message);
       return message;
     },
 

@@ -41,6 +41,7 @@ import {
   type ReadFrom,
   type ReadResult,
 } from './bus.js';
+import { checkIdempotencyKey } from './idempotency.js';
 import type { RangeRequest } from './redis-channel.js';
 import { fullJitterBackoff, readyGate, shutDown, toBusError } from './redis-connection.js';
 import { type FollowerCounters, RedisFollower } from './redis-follower.js';
@@ -256,9 +257,7 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
     async publish(channel, data, publishOptions?: PublishOptions): Promise<Message> {
       check(channel);
       const key = publishOptions?.idempotencyKey;
-      if (key !== undefined && !isIdempotencyKey(key)) {
-        throw new CometError('COMET_ERR_IDEMPOTENCY_KEY_INVALID');
-      }
+      checkIdempotencyKey(key);
       const json = JSON.stringify(data) ?? 'null';
       const time = now();
       const { stream, meta, notify } = channelKeys(prefix, channel);
@@ -339,9 +338,4 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
       return closing;
     },
   };
-}
-
-/** 1 to 128 visible ASCII characters (what an `Idempotency-Key` header may carry here). */
-function isIdempotencyKey(key: unknown): key is string {
-  return typeof key === 'string' && /^[\x21-\x7e]{1,128}$/.test(key);
 }
