@@ -175,6 +175,33 @@ whenMet(
         }
       });
 
+      it('a Redis that stops answering (SIGSTOP) is noticed by the ping and socket timeout: the bus reports down, then recovers', async () => {
+        const redis = await server();
+        const b = await bus(redis, {
+          pingInterval: 100,
+          socketTimeout: 500,
+          connectTimeout: 500,
+          commandTimeout: 300,
+        });
+        const got: Message[] = [];
+        b.subscribe('paused', (m) => got.push(m));
+        await waitFor(() => b.redisSubscriptionCount() === 1);
+        expect(b.state().status).toBe('ready');
+        redis.child.kill('SIGSTOP');
+        try {
+          // No command in flight: only the ping can find out.
+          await waitFor(() => b.state().status === 'down', 10_000);
+          expect(codeOf(await rejection(b.publish('paused', 'x')))).toMatch(
+            /COMET_ERR_BUS_(TIMEOUT|UNAVAILABLE)/,
+          );
+        } finally {
+          redis.child.kill('SIGCONT');
+        }
+        await waitFor(() => b.state().status === 'ready', 10_000);
+        const sent = await b.publish('paused', 'back');
+        await waitFor(() => got.some((m) => m.id === sent.id));
+      });
+
       it('idempotency keys: same key, same message; another key, another message; a bad key is a 400', async () => {
         const redis = await server();
         const b = await bus(redis);
