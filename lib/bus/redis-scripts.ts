@@ -165,7 +165,8 @@ export interface CommandSender {
  * `COMET_ERR_BUS_TIMEOUT` when no answer came within `timeout` ms in all: a
  * deadline of its own, because node-redis drops a command's timeout once the
  * command is written to the socket (a stalled Redis would hold it for the
- * whole stall). The script may still run after that.
+ * whole stall). The script may still run after that. `track` is given the
+ * command itself, which settles when Redis answers or the connection drops.
  */
 export function runScript(
   client: CommandSender,
@@ -173,6 +174,7 @@ export function runScript(
   keys: readonly string[],
   args: readonly string[],
   timeout: number,
+  track?: (command: Promise<unknown>) => void,
 ): Promise<unknown> {
   const tail = [String(keys.length), ...keys, ...args];
   const run = async () => {
@@ -183,7 +185,11 @@ export function runScript(
       return await client.sendCommand(['EVAL', lua.source, ...tail], { timeout });
     }
   };
-  return withDeadline(run(), timeout);
+  const command = run();
+  // The caller may count it until Redis really answers (or the connection
+  // drops), past the deadline: node-redis still holds it until then.
+  track?.(command);
+  return withDeadline(command, timeout);
 }
 
 /** `work`, or a `COMET_ERR_BUS_TIMEOUT` rejection after `ms`; a late rejection is swallowed. */

@@ -82,7 +82,7 @@ export interface RedisBusState extends BusState, FollowerCounters {
   readonly status: BusState['status'];
   /** Publish and read calls waiting for Redis now. */
   readonly pending: number;
-  /** Bytes of message data waiting for Redis now. */
+  /** Bytes of message data waiting for Redis now (until Redis answers, past a deadline). */
   readonly pendingBytes: number;
 }
 
@@ -181,7 +181,11 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
     return floor === undefined ? ['', ''] : [floor.epoch, floor.id];
   };
 
-  async function readRange(channel: string, request: RangeRequest): Promise<RangeReply> {
+  async function readRange(
+    channel: string,
+    request: RangeRequest,
+    track?: (command: Promise<unknown>) => void,
+  ): Promise<RangeReply> {
     await commandsReady(readyTimeout);
     const args =
       request.kind === 'after'
@@ -194,6 +198,7 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
       [stream, meta],
       [...args, ...floorArgs(channel)],
       commandTimeout,
+      track,
     );
     const range = decodeRange(channel, reply);
     raiseFloor(channel, range.epoch, range.head);
@@ -225,19 +230,30 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
   }
 
   // Calls waiting for Redis, bounded (a stalled Redis must not grow the heap).
+  // A call counts until its command settles, even after its deadline:
+  // node-redis holds the command (and its data) until Redis answers or the
+  // connection drops (the socket timeout sees to that).
   let pending = 0;
   let pendingBytes = 0;
-  async function bounded<T>(bytes: number, call: () => Promise<T>): Promise<T> {
+  type Track = (command: Promise<unknown>) => void;
+  async function bounded<T>(bytes: number, call: (track: Track) => Promise<T>): Promise<T> {
     if (pending >= maxPending || pendingBytes + bytes > maxPendingBytes) {
       throw new CometError('COMET_ERR_BUS_OVERLOADED');
     }
     pending += 1;
     pendingBytes += bytes;
-    try {
-      return await call();
-    } finally {
+    const release = () => {
       pending -= 1;
       pendingBytes -= bytes;
+    };
+    let command: Promise<unknown> | undefined;
+    try {
+      return await call((sent) => {
+        command = sent;
+      });
+    } finally {
+      if (command === undefined) release();
+      else command.then(release, release);
     }
   }
 
@@ -266,10 +282,10 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
       const window = key === undefined ? '' : String(idempotencyWindow);
       const args = [newEpoch(), json, String(time), trim[0]!, trim[1]!, trimOp, notify];
       try {
-        return await bounded(Buffer.byteLength(json), async () => {
+        return await bounded(Buffer.byteLength(json), async (track) => {
           await commandsReady(readyTimeout);
           args.push(...floorArgs(channel), ttl, window);
-          const reply = await runScript(client, publishScript, keys, args, commandTimeout);
+          const reply = await runScript(client, publishScript, keys, args, commandTimeout, track);
           const stored = decodePublish(reply);
           raiseFloor(channel, stored.epoch, stored.streamId);
           const id = formatCursor(stored.epoch, stored.streamId);
@@ -292,7 +308,8 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
         request = { kind: 'after', epoch, after: streamId, limit };
       }
       try {
-        return await bounded(0, async () => toResult(await readRange(channel, request), after));
+        const range = await bounded(0, (track) => readRange(channel, request, track));
+        return toResult(range, after);
       } catch (error) {
         throw closed ? new CometError('COMET_ERR_BUS_CLOSED') : toBusError(error);
       }
