@@ -274,6 +274,10 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
       check(channel);
       const key = publishOptions?.idempotencyKey;
       checkIdempotencyKey(key);
+      // Full already: refuse before encoding (a burst during a stall).
+      if (pending >= maxPending || pendingBytes >= maxPendingBytes) {
+        throw new CometError('COMET_ERR_BUS_OVERLOADED');
+      }
       const json = JSON.stringify(data) ?? 'null';
       const time = now();
       const { stream, meta, notify } = channelKeys(prefix, channel);
