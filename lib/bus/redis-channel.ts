@@ -175,7 +175,8 @@ export class ChannelFollow {
       // A new history (lost, expired, restored from an older snapshot) goes on
       // from its start; within one history, entries after our position were
       // trimmed: go on from the head. Either way listeners are told.
-      const fresh = range.epoch !== epoch;
+      // (From the unborn history, the first one is not fresh: its start was trimmed.)
+      const fresh = range.epoch !== epoch && epoch !== UNBORN_EPOCH;
       const last = fresh ? STREAM_START : range.head;
       debug(
         '%s: gap while following (%s %s -> %s %s)',
