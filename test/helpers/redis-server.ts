@@ -4,7 +4,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
@@ -45,8 +45,30 @@ export async function waitFor(
   }
 }
 
-/** Starts `redis-server` with `flags` (e.g. `['--busy-reply-threshold', '50']`). */
-export async function startRedisServer(flags: readonly string[] = []): Promise<RedisServer> {
+/** Whether something on `port` answers a RESP `PING` at all (`LOADING` counts). */
+async function anyReply(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const done = (up: boolean) => {
+      socket.destroy();
+      resolve(up);
+    };
+    socket.setTimeout(500, () => done(false));
+    socket.on('error', () => done(false));
+    socket.on('data', (chunk) => done(chunk[0] === 0x2b || chunk[0] === 0x2d));
+    socket.write('PING\r\n');
+  });
+}
+
+/**
+ * Starts `redis-server` with `flags` (e.g. `['--busy-reply-threshold', '50']`);
+ * with `loading: true` it returns as soon as the server answers at all, even
+ * `LOADING` while it still loads its dataset.
+ */
+export async function startRedisServer(
+  flags: readonly string[] = [],
+  options: { loading?: boolean } = {},
+): Promise<RedisServer> {
   const port = await sparePort();
   const dir = mkdtempSync(join(tmpdir(), 'comet-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
@@ -70,7 +92,8 @@ export async function startRedisServer(flags: readonly string[] = []): Promise<R
     },
   };
   try {
-    await waitFor(() => redisAnswers(url, 500), 10_000, `redis-server on ${port}`);
+    const up = options.loading ? () => anyReply(port) : () => redisAnswers(url, 500);
+    await waitFor(up, 10_000, `redis-server on ${port}`);
   } catch (error) {
     await server.stop();
     throw error;

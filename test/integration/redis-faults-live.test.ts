@@ -4,6 +4,9 @@
  * Each test starts its OWN `redis-server` with the flags it needs and stops
  * it by pid; the shared Redis is never touched.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../lib/bus/bus.js';
 import { createRedisBus, type RedisBus, type RedisBusOptions } from '../../lib/bus/redis.js';
@@ -25,8 +28,11 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.stop()));
 });
 
-async function server(flags: readonly string[] = []): Promise<RedisServer> {
-  const started = await startRedisServer(flags);
+async function server(
+  flags: readonly string[] = [],
+  options: { loading?: boolean } = {},
+): Promise<RedisServer> {
+  const started = await startRedisServer(flags, options);
   servers.push(started);
   return started;
 }
@@ -101,6 +107,44 @@ whenMet(
         const sent = await publisher.publish('first', 'live');
         await waitFor(() => got.length === 1);
         expect(got[0]!.id).toBe(sent.id);
+      });
+
+      it('LOADING when a node first follows a room (a restart loading its dataset): it retries and then delivers live', async () => {
+        const dir = mkdtempSync(join(tmpdir(), 'comet-loading-'));
+        try {
+          const seed = await server(['--dir', dir, '--enable-debug-command', 'local']);
+          const admin = await adminClient(seed);
+          await admin.sendCommand(['DEBUG', 'POPULATE', '5000']);
+          await admin.sendCommand(['SAVE']);
+          await admin.close();
+          await seed.stop();
+          // Loads the snapshot slowly, answering LOADING meanwhile.
+          const slow = [
+            '--key-load-delay',
+            '300',
+            '--loading-process-events-interval-bytes',
+            '1024',
+          ];
+          const redis = await server(['--dir', dir, ...slow], { loading: true });
+          const follower = createRedisBus({
+            url: redis.url,
+            keyPrefix: 'faults:',
+            readyTimeout: 200,
+            reconnect: { baseDelay: 20, maxDelay: 200 },
+          });
+          buses.push(follower);
+          await follower.ready(); // CLIENT SETNAME is allowed while loading
+          const got: Message[] = [];
+          follower.subscribe('loading', (m) => got.push(m));
+          await waitFor(() => follower.state().failing === 1);
+          await waitFor(() => follower.state().status === 'ready', 20_000);
+          const publisher = await bus(redis);
+          const sent = await publisher.publish('loading', 'live');
+          await waitFor(() => got.length === 1);
+          expect(got[0]!.id).toBe(sent.id);
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
       });
 
       it('an UNSUBSCRIBE refused with BUSY is retried: no Redis subscription leaks', async () => {
