@@ -29,10 +29,14 @@ export {
 } from './lib/async-context.js';
 export {
   type Bus,
+  type BusState,
   type BusStats,
   EARLIEST,
+  type GapListener,
+  type LiveGap,
   type Message,
   type MessageListener,
+  type PublishOptions,
   type ReadFrom,
   type ReadResult,
 } from './lib/bus/bus.js';
@@ -43,6 +47,7 @@ export {
   type RedisBus,
   type RedisBusClient,
   type RedisBusOptions,
+  type RedisBusState,
 } from './lib/bus/redis.js';
 export { isCallbackName } from './lib/callback-name.js';
 export {
@@ -52,13 +57,13 @@ export {
   errorCatalog,
   isCometError,
 } from './lib/errors.js';
-export { escapeHtml, html } from './lib/html.js';
 export {
   attachFlashPolicy,
   createFlashPolicyServer,
   type FlashPolicyOptions,
   flashPolicy,
 } from './lib/flash-policy.js';
+export { escapeHtml, html } from './lib/html.js';
 export {
   createTimerWheel,
   type TimerHandle,

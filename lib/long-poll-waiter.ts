@@ -70,6 +70,11 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   #key: string | undefined;
   /** Shutdown came while the first read was in flight: answer when it lands. */
   #stopping = false;
+  /**
+   * "From now" on a remote bus: the hold starts once the head is known
+   * (`performance.now()` at arrival), so the answer's cursor is never empty.
+   */
+  #holdFrom: number | undefined;
 
   constructor(
     req: IncomingMessage,
@@ -77,7 +82,16 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     route: LongPollRouteOptions,
     request: LongPollRequest,
   ) {
-    super(req, res, route.context, request.timeoutMs);
+    // A "from now" hold whose head read is slower than the hold would have no
+    // cursor to answer with, and the client's next poll would start from
+    // now again, losing what was published between: the timer starts when
+    // the head is known (the read has the bus's own deadline).
+    const deferred =
+      request.timeoutMs > 0 &&
+      route.hub.bus.readSync === undefined &&
+      request.positions.includes(undefined);
+    super(req, res, route.context, deferred ? 0 : request.timeoutMs);
+    if (deferred) this.#holdFrom = performance.now();
     this.#route = route;
     this.#request = request;
     this.#positions = request.positions;
@@ -103,6 +117,17 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
       round.set(this.#key, group);
     }
     group.add(this);
+  }
+
+  /**
+   * @internal Hub callback: live delivery skipped (or may have skipped)
+   * messages, so no wake-up may come for them: read again from the cursor
+   * (the read answers them, or the gap).
+   */
+  gap(): void {
+    if (this.state === 'completed') return;
+    if (this.#phase === 'reading') this.#dirty = true;
+    else if (this.#phase === 'parked') this.#read();
   }
 
   /** Same key, same bytes: route limits, encoding, channels and positions. */
@@ -196,6 +221,17 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     // Nothing after the cursor: park at the position the read reached.
     this.#positions = read.positions;
     this.#key = undefined;
+    if (this.#holdFrom !== undefined) {
+      const left = this.#request.timeoutMs - (performance.now() - this.#holdFrom);
+      this.#holdFrom = undefined;
+      if (left < 1) {
+        // Held long enough already: answer now, with the head.
+        this.answerEmpty();
+        this.complete();
+        return;
+      }
+      this.setTimeout(left);
+    }
     if (this.#stopping) {
       this.answerEmpty();
       this.complete();

@@ -215,8 +215,7 @@ export function streamUpgradeHandler(
           onConnection: (ws) => {
             attached = true;
             member.attach(createWebSocketConnection(ws));
-            const publisher =
-              inbound && socketPublisher(inbound, services.publish, ctx, channels);
+            const publisher = inbound && socketPublisher(inbound, services.publish, ctx, channels);
             handleInboundFrames(ws, publisher, inbound);
           },
         });

@@ -9,6 +9,7 @@ import Router, { type RouterContext } from '@koa/router';
 import Koa from 'koa';
 import {
   type Bus,
+  CometError,
   type CometMiddleware,
   type CorsOptions,
   comet,
@@ -73,7 +74,10 @@ export function createChatApp(options: ChatAppOptions): { app: Koa; push: CometM
   router.post('/rooms/:room/messages', async (ctx) => {
     const channel = room(ctx);
     const data = await readJsonBody(ctx, { limit: 65_536 });
-    const message = await options.bus.publish(channel, data);
+    // A client retrying a publish that failed (a 503 after a timeout may still
+    // have been stored) sends the same key: the message is stored once.
+    const idempotencyKey = ctx.get('Idempotency-Key') || undefined;
+    const message = await options.bus.publish(channel, data, { idempotencyKey });
     ctx.status = 201;
     ctx.body = { id: message.id };
   });
@@ -83,8 +87,19 @@ export function createChatApp(options: ChatAppOptions): { app: Koa; push: CometM
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = await readFile(new URL('./public/index.html', import.meta.url));
   });
+  // Liveness: the process answers (200), and says how its bus is doing.
   router.get('/health', (ctx) => {
-    ctx.body = { ok: true, ...push.stats() };
+    const bus = options.bus.state?.() ?? { status: 'ready' };
+    ctx.body = { ok: bus.status === 'ready' || bus.status === 'degraded', bus, ...push.stats() };
+  });
+  // Readiness: 503 while the bus cannot reach its backend, so a load
+  // balancer sends traffic elsewhere.
+  router.get('/ready', (ctx) => {
+    const bus = options.bus.state?.() ?? { status: 'ready' };
+    if (bus.status === 'down' || bus.status === 'closed') {
+      throw new CometError('COMET_ERR_BUS_UNAVAILABLE');
+    }
+    ctx.body = { ready: true, bus };
   });
   app.use(push);
   app.use(router.routes());
