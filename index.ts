@@ -30,10 +30,14 @@ export {
 export {
   type Bus,
   type BusObserver,
+  type BusState,
   type BusStats,
   EARLIEST,
+  type GapListener,
+  type LiveGap,
   type Message,
   type MessageListener,
+  type PublishOptions,
   type ReadFrom,
   type ReadResult,
 } from './lib/bus/bus.js';
@@ -44,6 +48,7 @@ export {
   type RedisBus,
   type RedisBusClient,
   type RedisBusOptions,
+  type RedisBusState,
 } from './lib/bus/redis.js';
 export { isCallbackName } from './lib/callback-name.js';
 export {
@@ -53,6 +58,13 @@ export {
   errorCatalog,
   isCometError,
 } from './lib/errors.js';
+export {
+  attachFlashPolicy,
+  createFlashPolicyServer,
+  type FlashPolicyOptions,
+  flashPolicy,
+} from './lib/flash-policy.js';
+export { escapeHtml, html } from './lib/html.js';
 export {
   createTimerWheel,
   type TimerHandle,
@@ -76,17 +88,21 @@ export {
   comet,
 } from './middleware/comet.js';
 export type { CorsOptions } from './middleware/cors.js';
-export type { MetricsOptions, MetricsRegistry } from './middleware/metrics.js';
 export {
   type Authorize,
   type ChannelHandler,
   type Channels,
+  type CometRoute,
   type LongPollOptions,
   longpoll,
   type PollOptions,
   poll,
+  type RouteDecorator,
   type RouteOptions,
   type StreamOptions,
   stream,
 } from './middleware/decorators.js';
+export type { MetricsOptions, MetricsRegistry } from './middleware/metrics.js';
+export type { AttachableServer } from './middleware/servers.js';
 export { type StartAsyncOptions, suspendable } from './middleware/start-async.js';
+export type { PublishCheck, StreamPublishOptions } from './middleware/stream-publish.js';

@@ -14,6 +14,7 @@ const directFiles = [
   'test/integration/cors.test.ts',
   'test/integration/shutdown.test.ts',
   'test/integration/cursor-rule.test.ts',
+  'test/integration/http2.test.ts',
 ];
 
 export default defineConfig({

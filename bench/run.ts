@@ -22,7 +22,7 @@ import {
   runChurn,
 } from './scenarios/churn.js';
 import type { Side, Target } from './scenarios/common.js';
-import { fanoutRows, runFanout } from './scenarios/fanout.js';
+import { fanoutH2Rows, fanoutRows, H2_COLUMNS, runFanout } from './scenarios/fanout.js';
 import { heldRows, runHeld } from './scenarios/held.js';
 import { METRICS_COLUMNS, runMetricsCost } from './scenarios/metrics.js';
 import { type BusFanoutResult, redisNotes, redisRows, runBusFanout } from './scenarios/redis.js';
@@ -153,6 +153,7 @@ async function main(): Promise<void> {
     rows.push(...heldRows(r));
   }
   const notes: string[] = [];
+  const h2Rows: Row[] = [];
   if (opts.scenarios.includes('churn')) {
     const cfg = { pollers: opts.pollers, rate: opts.rate, seconds: opts.seconds };
     // Sides alternate run by run, so a slow spell of the machine hits both.
@@ -173,6 +174,16 @@ async function main(): Promise<void> {
       );
       results[`fanout-${n}`] = r;
       rows.push(...fanoutRows(r, n));
+      if (opts.selfCheck) continue;
+      // The same route over cleartext HTTP/2, all subscribers on one session.
+      try {
+        console.log(`fanout N=${n}: comet over HTTP/2`);
+        const h2 = await runFanout(group, target('comet', 'sse'), { n, k: opts.k, h2: true });
+        results[`fanout-h2-${n}`] = h2;
+        h2Rows.push(...fanoutH2Rows(r.comet, h2, n));
+      } catch (e) {
+        failures.push(`fanout N=${n} over HTTP/2: ${(e as Error).message}`);
+      }
     }
   }
   const busRows: Row[] = [];
@@ -200,6 +211,7 @@ async function main(): Promise<void> {
   const floorColumns = ['raw node:http', 'Koa floor', 'koa/raw'] as const;
   if (rows.length > 0)
     console.log(`\n${renderTable(rows, opts.koaFloor ? floorColumns : undefined)}\n`);
+  if (h2Rows.length > 0) console.log(`\n${renderTable(h2Rows, H2_COLUMNS)}\n`);
   if (busRows.length > 0) {
     const columns = ['memory bus, 1 process', 'Redis bus, 2 processes', 'redis/memory'] as const;
     console.log(`\n${renderTable(busRows, columns)}\n`);
@@ -214,7 +226,10 @@ async function main(): Promise<void> {
   );
   const machine = { node: process.version, cpus: availableParallelism(), cpu: cpus()[0]?.model };
   const json = { started: started.toISOString(), machine, pinned: group.pinned, opts, results };
-  writeFileSync(file, `${JSON.stringify({ ...json, rows, busRows, metricsRows }, null, 2)}\n`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ ...json, rows, h2Rows, busRows, metricsRows }, null, 2)}\n`,
+  );
   console.log(`results: ${file.pathname}`);
   release();
 }

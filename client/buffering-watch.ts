@@ -74,3 +74,19 @@ export function createBufferingWatch(options: BufferingWatchOptions): BufferingW
     },
   };
 }
+
+/**
+ * Why a stream did not open within its deadline: `'buffering'` when an immediate poll
+ * of the batch route (after `cursor`) does answer — the server is there and answering,
+ * so something on the way holds the stream's headers back (a buffering proxy holds
+ * a response until it ends, and a stream never ends) — else `'timeout'`.
+ *
+ * This is the buffering watch for a stream that never opened: an open one is watched
+ * by {@link createBufferingWatch}.
+ */
+export async function whyNeverOpened(
+  probe: (cursor: string | null) => Promise<Batch | null>,
+  cursor: string | null,
+): Promise<'buffering' | 'timeout'> {
+  return (await probe(cursor)) === null ? 'timeout' : 'buffering';
+}

@@ -1,6 +1,13 @@
 import { type Backoff, type BackoffOptions, createBackoff } from './backoff.js';
 import { type BufferingWatch, createBufferingWatch } from './buffering-watch.js';
-import { probeBatch, probeRefusal } from './probe.js';
+import {
+  type DiagnosisContext,
+  diagnoseFailure,
+  diagnoseNeverOpened,
+  judgeRefusal,
+  type Verdict,
+} from './diagnosis.js';
+import { probeBatch } from './probe.js';
 import { createResumeState, type ResumeState } from './resume.js';
 import { transportRegistry } from './transports/registry.js';
 import type {
@@ -10,7 +17,6 @@ import type {
   TransportSink,
 } from './transports/transport.js';
 import type { Envelope, FallbackReason, ResetInfo, Status, TransportName } from './types.js';
-import { withQuery } from './url.js';
 
 /** Remembers, per URL, the transport that last worked (so a reload starts there). */
 export interface TransportMemory {
@@ -26,6 +32,8 @@ export interface ConnectionOptions {
   readonly cursor: string | null;
   readonly backoff: BackoffOptions;
   readonly bufferingDeadlineMs: number;
+  /** A transport that has not opened this long (batch: plus the hold) has failed, ms; 0: never. */
+  readonly openTimeoutMs: number;
   readonly longpollTimeoutS: number;
   readonly withCredentials: boolean;
   readonly memory: TransportMemory;
@@ -44,16 +52,23 @@ export interface Connection {
   readonly transport: TransportName | null;
   readonly cursor: string | null;
   close(): void;
+  /** Publishes on the open transport when it can (a WebSocket); else undefined. */
+  publish(data: unknown): Promise<{ id: string }> | undefined;
 }
 
 /**
- * Opens a connection: tries the transports in order, falls back on failure, steps
- * down to long-poll behind a buffering proxy, reconnects with backoff, resumes from
- * the last delivered id, and stops for good on a refusal (401/403).
+ * Opens a connection: tries the transports in order, falls back on failure or when
+ * one does not open in time, steps down to long-poll behind a buffering proxy,
+ * reconnects with backoff, resumes from the last delivered id, follows from the head
+ * when the server refuses the cursor as malformed, and stops for good on a refusal
+ * it cannot recover from (401/403, an unknown route).
  */
 export function createConnection(options: ConnectionOptions, events: ConnectionEvents): Connection {
   return new FallbackConnection(options, events);
 }
+
+/** An open attempt that lasted this long counts as working even if it heard nothing, ms. */
+const steadyMs = 5_000;
 
 /**
  * The connection's state machine. One attempt at a time: a transport's sink is tied
@@ -74,6 +89,12 @@ class FallbackConnection implements Connection {
   #handle: TransportHandle | null = null;
   #watch: BufferingWatch | null = null;
   #timer: ReturnType<typeof setTimeout> | undefined;
+  #openTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Malformed-cursor resets since the last open: a second one in a row stops. */
+  #cursorResets = 0;
+  /** When the current attempt opened, and whether it has shown a sign of life since. */
+  #openedAt = 0;
+  #heard = false;
 
   constructor(options: ConnectionOptions, events: ConnectionEvents) {
     this.#options = options;
@@ -106,6 +127,10 @@ class FallbackConnection implements Connection {
     if (!this.#stopped) this.#stop({ kind: 'closed' });
   }
 
+  publish(data: unknown): Promise<{ id: string }> | undefined {
+    return this.#stopped ? undefined : this.#handle?.publish?.(data);
+  }
+
   #current(): ClientTransport | undefined {
     return this.#candidates[this.#index];
   }
@@ -127,6 +152,57 @@ class FallbackConnection implements Connection {
       withCredentials: this.#options.withCredentials,
       sink: this.#sinkFor(transport, this.#attempt),
     });
+    this.#startOpenDeadline(transport, this.#attempt);
+  }
+
+  /**
+   * Gives the attempt `openTimeoutMs` to open (a batch transport the long-poll hold on
+   * top: its first answer may be held that long). A buffering proxy holds even a
+   * stream's headers, and a WebSocket handshake sent on as a plain GET never
+   * completes: without a deadline the client would wait forever.
+   */
+  #startOpenDeadline(transport: ClientTransport, token: number): void {
+    const { openTimeoutMs, longpollTimeoutS } = this.#options;
+    if (openTimeoutMs <= 0) return;
+    const ms = openTimeoutMs + (transport.kind === 'batch' ? longpollTimeoutS * 1000 : 0);
+    this.#openTimer = setTimeout(() => void this.#onOpenTimeout(transport, token), ms);
+  }
+
+  async #onOpenTimeout(transport: ClientTransport, token: number): Promise<void> {
+    if (this.#stopped || token !== this.#attempt) return;
+    this.#attempt += 1;
+    this.#drop();
+    this.#apply(transport, await diagnoseNeverOpened(transport, this.#context()));
+  }
+
+  #hasBatchAfter(): boolean {
+    return this.#candidates.slice(this.#index + 1).some((t) => t.kind === 'batch');
+  }
+
+  #context(): DiagnosisContext {
+    const { streamUrl, longpollUrl, withCredentials } = this.#options;
+    const { cursor } = this.#resume;
+    return {
+      streamUrl,
+      longpollUrl,
+      withCredentials,
+      cursor,
+      hasBatchAfter: this.#hasBatchAfter(),
+    };
+  }
+
+  /** Acts on a verdict about an attempt that went wrong (see diagnosis.ts). */
+  #apply(transport: ClientTransport, verdict: Verdict): void {
+    // A cursor the server gave us (or none at all) refused again: no loop, stop.
+    const recoverable = this.#resume.cursor !== null && this.#cursorResets === 0;
+    if (this.#stopped) return;
+    if (verdict.kind === 'fallback') this.#fallback(verdict.reason, verdict.toBatch);
+    else if (verdict.kind === 'retry') this.#schedule(this.#backoff.next());
+    else if (verdict.kind === 'reset' && recoverable) void this.#followFromHead(transport);
+    else {
+      const { status, code, message } = verdict.refusal;
+      this.#stop({ kind: 'refused', transport: transport.name, status, code, message });
+    }
   }
 
   /**
@@ -165,6 +241,7 @@ class FallbackConnection implements Connection {
   }
 
   #drop(): void {
+    clearTimeout(this.#openTimer);
     this.#watch?.stop();
     this.#watch = null;
     this.#handle?.close();
@@ -196,40 +273,45 @@ class FallbackConnection implements Connection {
     this.#schedule(wrapped ? this.#backoff.next() : 0);
   }
 
-  /** A transport that never opened: refused, unreachable, or just not working here? */
-  async #onFailed(transport: ClientTransport): Promise<void> {
-    const url =
-      transport.kind === 'batch'
-        ? withQuery(this.#options.longpollUrl, { timeout: 0 })
-        : this.#options.streamUrl;
-    const result = await probeRefusal(url, this.#options.withCredentials);
-    if (this.#stopped) return;
-    if (result.kind === 'refused') {
-      this.#stop({ kind: 'refused', transport: transport.name, status: result.status });
-    } else if (result.kind === 'unreachable') {
-      // The network is down, not the transport: keep it and retry later.
-      this.#schedule(this.#backoff.next());
-    } else {
-      this.#fallback('failed', false);
-    }
-  }
-
   #onEnd(transport: ClientTransport, outcome: TransportEnd): void {
+    clearTimeout(this.#openTimer);
     this.#watch?.stop();
     this.#watch = null;
     this.#handle = null;
-    if (outcome.kind === 'clean') this.#schedule(0);
-    else if (outcome.kind === 'dropped') this.#schedule(this.#backoff.next());
-    else if (outcome.kind === 'refused') {
-      this.#stop({ kind: 'refused', transport: transport.name, status: outcome.status });
-    } else void this.#onFailed(transport);
+    // An attempt that opened and ended before any sign of life or a few seconds (a
+    // proxy or an old server that ends every stream at once) backs off like a drop:
+    // resuming at once would be a reconnect loop.
+    const lasted = this.#heard || Date.now() - this.#openedAt >= steadyMs;
+    if (lasted) this.#backoff.reset();
+    if (outcome.kind === 'clean' && lasted) this.#schedule(0);
+    else if (outcome.kind === 'clean' || outcome.kind === 'dropped') {
+      this.#schedule(this.#backoff.next());
+    } else if (outcome.kind === 'refused') this.#apply(transport, judgeRefusal(outcome));
+    else void diagnoseFailure(transport, this.#context()).then((v) => this.#apply(transport, v));
+  }
+
+  /**
+   * The server cannot parse our cursor: treat it as a gap. Drop it, learn the head
+   * from the batch route (none there: follow "from now"), tell the app, reconnect
+   * the same transport at once.
+   */
+  async #followFromHead(transport: ClientTransport): Promise<void> {
+    this.#cursorResets += 1;
+    const previousCursor = this.#resume.cursor;
+    const { longpollUrl, withCredentials } = this.#options;
+    const batch = await probeBatch(longpollUrl, null, withCredentials);
+    if (this.#stopped) return;
+    const cursor = batch?.cursor ?? null;
+    this.#resume.restart(cursor);
+    this.#headAsked = true;
+    this.#events.reset({ cursor, previousCursor, transport: transport.name });
+    this.#schedule(0);
   }
 
   /** Watches an open stream for a buffering proxy when there is a batch transport to step down to. */
   #startWatch(transport: ClientTransport): void {
     const { bufferingDeadlineMs, longpollUrl, withCredentials } = this.#options;
-    const hasBatchAfter = this.#candidates.slice(this.#index + 1).some((t) => t.kind === 'batch');
-    if (transport.kind !== 'stream' || !hasBatchAfter || bufferingDeadlineMs <= 0) return;
+    if (transport.kind !== 'stream' || !this.#hasBatchAfter() || bufferingDeadlineMs <= 0) return;
     this.#watch = createBufferingWatch({
       deadlineMs: bufferingDeadlineMs,
       graceMs: Math.min(2_000, bufferingDeadlineMs),
@@ -250,13 +332,18 @@ class FallbackConnection implements Connection {
     return {
       open: () => {
         if (!live()) return;
-        this.#backoff.reset();
+        clearTimeout(this.#openTimer);
+        this.#cursorResets = 0;
+        this.#openedAt = Date.now();
+        this.#heard = false;
         this.#options.memory.save(this.#memoryKey, transport.name);
         events.status({ kind: 'open', transport: transport.name });
         this.#startWatch(transport);
       },
       activity: () => {
-        if (live()) this.#watch?.activity();
+        if (!live()) return;
+        this.#heard = true;
+        this.#watch?.activity();
       },
       envelope: (envelope) => {
         if (live() && resume.accept(envelope)) events.envelope(envelope);

@@ -67,6 +67,11 @@ export class Hub {
     return this.#connection?.cursor ?? this.#resume.cursor;
   }
 
+  /** Publishes on this tab's connection when it has an open WebSocket; else undefined. */
+  publish(data: unknown): Promise<{ id: string }> | undefined {
+    return this.#connection?.publish(data);
+  }
+
   /** Adds a listener; returns its removal, which closes the hub after the last one. */
   add(listener: HubListener): () => void {
     this.#listeners.add(listener);

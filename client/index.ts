@@ -6,9 +6,11 @@ import type { BackoffOptions } from './backoff.js';
 import type { TransportMemory } from './connection.js';
 import { Hub, type HubListener } from './hub.js';
 import { createSessionMemory } from './memory.js';
+import { type SendResult, send } from './send.js';
 import {
   defaultTransports,
   type Envelope,
+  type RefusalInfo,
   type ResetInfo,
   type Status,
   type TransportName,
@@ -17,7 +19,15 @@ import { absoluteUrl } from './url.js';
 
 export type { BackoffOptions } from './backoff.js';
 export type { TransportMemory } from './connection.js';
-export type { Envelope, FallbackReason, ResetInfo, Status, TransportName } from './types.js';
+export { SendError, type SendResult } from './send.js';
+export type {
+  Envelope,
+  FallbackReason,
+  RefusalInfo,
+  ResetInfo,
+  Status,
+  TransportName,
+} from './types.js';
 export { defaultTransports } from './types.js';
 
 /** Options of {@link subscribe}. */
@@ -28,6 +38,13 @@ export interface SubscribeOptions {
   onReset?(info: ResetInfo): void;
   /** The connection's life: connecting, open, reconnecting, fallback, refused, closed. */
   onStatus?(status: Status): void;
+  /**
+   * The server refused in a way retrying cannot fix (401/403, an unknown route, an
+   * invalid channel — `{status, code, message, transport}`): the subscription has
+   * stopped (`onStatus` says `refused` too). A malformed cursor is not an error: it
+   * is handled as a gap (`onReset`).
+   */
+  onError?(error: RefusalInfo): void;
   /** Transports to try, best first (default: websocket, sse, ndjson, longpoll, jsonp, iframe). */
   transports?: readonly TransportName[];
   /** Where to start: an id, `'earliest'`, or omitted for "from now". */
@@ -39,12 +56,25 @@ export interface SubscribeOptions {
    * demo) pass both.
    */
   longpollUrl?: string;
+  /**
+   * Where `send()` POSTs when there is no open WebSocket. Defaults to
+   * `longpollUrl` (the demo's `POST /rooms/x/messages`).
+   */
+  publishUrl?: string;
   /** Send cookies on cross-origin requests (fetch `include`, EventSource `withCredentials`). */
   withCredentials?: boolean;
   /** Reconnect schedule: exponential with full jitter (defaults 500 ms initial, 30 s cap). */
   backoff?: BackoffOptions;
   /** A stream silent this long is checked against a poll for a buffering proxy (default 10 000 ms; 0 disables). */
   bufferingDeadlineMs?: number;
+  /**
+   * A transport that has not opened this long has failed (default 10 000 ms; 0 disables):
+   * a WebSocket handshake, a stream's headers, a forever frame's document; for long-poll
+   * and JSONP the hold (`longpollTimeoutS`) is added. The client steps down, reporting
+   * `fallback` with reason `'buffering'` (the batch route answers meanwhile, so something
+   * holds the stream back) or `'timeout'`.
+   */
+  openTimeoutMs?: number;
   /** Long-poll hold, whole seconds 0–60 (default 25). */
   longpollTimeoutS?: number;
   /** Share one connection among this origin's tabs through a leader tab (default true). */
@@ -63,6 +93,13 @@ export interface Subscription {
   readonly cursor: string | null;
   /** `leader` when this tab holds the shared connection, `follower` when another tab does. */
   readonly role: 'leader' | 'follower';
+  /**
+   * Publishes `data`: on the WebSocket when it is open (the route needs the
+   * `publish` option), else by POST to `publishUrl`. Resolves with the new
+   * message's `{ id }` either way; rejects with a `SendError` carrying the
+   * server's code.
+   */
+  send(data: unknown): Promise<SendResult>;
 }
 
 const hubsKey = Symbol.for('koa-comet.hubs');
@@ -72,8 +109,10 @@ const hubsKey = Symbol.for('koa-comet.hubs');
  * `longpoll`/`jsonp`) and calls `onMessage` for every message, exactly once, in order.
  *
  * Every subscription to the same URLs in a tab shares one connection; tabs of one
- * origin share one through a leader tab. A 401/403 stops the subscription with
- * `onStatus({ kind: 'refused' })` and is never bypassed by falling back.
+ * origin share one through a leader tab. A 401/403 (or another refusal retrying
+ * cannot fix) stops the subscription with `onStatus({ kind: 'refused' })` and
+ * `onError`, and is never bypassed by falling back. A cursor the server cannot parse
+ * is handled as a gap: `onReset`, then delivery from the head.
  *
  * @example
  * ```ts
@@ -91,6 +130,7 @@ export function subscribe(url: string, options: SubscribeOptions): Subscription 
   const longpollUrl = absoluteUrl(options.longpollUrl ?? url).href;
   const transports = options.transports ?? defaultTransports;
   const withCredentials = options.withCredentials ?? false;
+  const publishUrl = absoluteUrl(options.publishUrl ?? options.longpollUrl ?? url).href;
   const key = JSON.stringify([streamUrl, longpollUrl, transports, withCredentials]);
   let hub = hubs.get(key);
   if (hub === undefined) {
@@ -103,6 +143,7 @@ export function subscribe(url: string, options: SubscribeOptions): Subscription 
         cursor: options.cursor ?? null,
         backoff: options.backoff ?? {},
         bufferingDeadlineMs: options.bufferingDeadlineMs ?? 10_000,
+        openTimeoutMs: options.openTimeoutMs ?? 10_000,
         longpollTimeoutS: options.longpollTimeoutS ?? 25,
         shareAcrossTabs: options.shareAcrossTabs ?? true,
         memory: options.memory ?? createSessionMemory(),
@@ -115,7 +156,13 @@ export function subscribe(url: string, options: SubscribeOptions): Subscription 
   const listener: HubListener = {
     onMessage: (envelope) => options.onMessage(envelope),
     onReset: (info) => options.onReset?.(info),
-    onStatus: (status) => options.onStatus?.(status),
+    onStatus: (status) => {
+      options.onStatus?.(status);
+      if (status.kind === 'refused') {
+        const { kind: _, ...refusal } = status;
+        options.onError?.(refusal);
+      }
+    },
   };
   const shared = hub;
   const remove = shared.add(listener);
@@ -130,6 +177,7 @@ export function subscribe(url: string, options: SubscribeOptions): Subscription 
     get role() {
       return shared.role;
     },
+    send: (data) => send((d) => shared.publish(d), publishUrl, data, withCredentials),
   };
 }
 

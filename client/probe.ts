@@ -1,21 +1,30 @@
 import { parseBatch } from './transports/batch.js';
+import { isRefusal, readRefusal } from './transports/transport.js';
 import type { Batch } from './types.js';
 import { withQuery } from './url.js';
 
 /** What a refusal probe learned, a union on `kind`. */
 export type ProbeResult =
-  | { readonly kind: 'refused'; readonly status: number }
+  | {
+      readonly kind: 'refused';
+      readonly status: number;
+      readonly code: string | null;
+      readonly message: string | null;
+    }
   | { readonly kind: 'reachable' }
   | { readonly kind: 'unreachable' };
 
 /**
- * Asks the server with a plain `fetch` whether it refuses this client (401/403).
+ * Asks the server with a plain `fetch` whether it refuses this request: a 4xx and its
+ * error code (a malformed cursor, 401/403, an unknown route).
  *
  * Browsers hide why a WebSocket handshake, an EventSource or a script tag failed:
- * a 403 and a missing feature look the same. The probe reads the status and aborts
- * at once, so a stream route costs one short request. A CORS-blocked answer (a
- * `TypeError` in cors mode, but an opaque answer in `no-cors` mode) is "reachable":
- * the server is there, only this way of asking is closed, so falling back is right.
+ * a 400, a 403 and a missing feature look the same. The probe asks the same URL (the
+ * cursor included) and reads only a refusal's body; any other answer is dropped as
+ * soon as its headers arrive, so a stream route costs one short request. A
+ * CORS-blocked answer (a `TypeError` in cors mode, but an opaque answer in `no-cors`
+ * mode) is "reachable": the server is there, only this way of asking is closed, so
+ * falling back is right.
  */
 export async function probeRefusal(
   url: string,
@@ -24,15 +33,13 @@ export async function probeRefusal(
 ): Promise<ProbeResult> {
   const credentials: RequestCredentials = withCredentials ? 'include' : 'same-origin';
   try {
-    const response = await fetchHead(url, { credentials, cache: 'no-store' }, timeoutMs);
-    if (response.status === 401 || response.status === 403) {
-      return { kind: 'refused', status: response.status };
-    }
-    return { kind: 'reachable' };
+    return await fetchHead(url, { credentials, cache: 'no-store' }, timeoutMs, async (response) =>
+      isRefusal(response.status) ? readRefusal(response) : { kind: 'reachable' },
+    );
   } catch {
     try {
-      await fetchHead(url, { credentials, cache: 'no-store', mode: 'no-cors' }, timeoutMs);
-      return { kind: 'reachable' };
+      const init: RequestInit = { credentials, cache: 'no-store', mode: 'no-cors' };
+      return await fetchHead(url, init, timeoutMs, async () => ({ kind: 'reachable' }));
     } catch {
       return { kind: 'unreachable' };
     }
@@ -72,15 +79,19 @@ export async function probeBatch(
   }
 }
 
-/** Resolves with the response as soon as its headers arrive, then drops the body. */
-async function fetchHead(url: string, init: RequestInit, timeoutMs: number): Promise<Response> {
+/** Fetches `url`, lets `read` look at the answer (within the time limit), then drops the rest. */
+async function fetchHead<T>(
+  url: string,
+  init: RequestInit,
+  timeoutMs: number,
+  read: (response: Response) => Promise<T>,
+): Promise<T> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), timeoutMs);
   try {
-    const response = await fetch(url, { ...init, signal: abort.signal });
-    abort.abort();
-    return response;
+    return await read(await fetch(url, { ...init, signal: abort.signal }));
   } finally {
     clearTimeout(timer);
+    abort.abort();
   }
 }

@@ -13,6 +13,8 @@ export interface ResumeState {
   accept(envelope: Envelope): boolean;
   /** Moves the cursor without delivering (a batch cursor, a gap's head). */
   moveTo(cursor: string | null): void;
+  /** Replaces the cursor, null included: the server refused it as malformed. */
+  restart(cursor: string | null): void;
 }
 
 /**
@@ -48,6 +50,9 @@ export function createResumeState(initial: string | null, window = 1024): Resume
     },
     moveTo(next) {
       if (next !== null && next !== '') cursor = next;
+    },
+    restart(next) {
+      cursor = next === '' ? null : next;
     },
   };
 }

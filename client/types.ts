@@ -46,12 +46,29 @@ export interface ResetInfo {
   readonly transport: TransportName;
 }
 
-/** Why the client left a transport for the next one. */
-export type FallbackReason = 'failed' | 'unsupported' | 'buffering';
+/**
+ * Why the client left a transport for the next one: `failed` (it never opened and the
+ * server is there), `unsupported`, `buffering` (something on the way holds the stream
+ * back: it opened but stays silent, or never opened while the batch route answers), or
+ * `timeout` (it did not open within `openTimeoutMs`).
+ */
+export type FallbackReason = 'failed' | 'unsupported' | 'buffering' | 'timeout';
+
+/** A refusal the client cannot recover from, as `onError` receives it. */
+export interface RefusalInfo {
+  /** The HTTP status (401, 403, 404, 406, …). */
+  readonly status: number;
+  /** The server's error code (`COMET_ERR_…`), or null when the answer carried none. */
+  readonly code: string | null;
+  /** The server's message, or null. */
+  readonly message: string | null;
+  readonly transport: TransportName;
+}
 
 /**
  * The connection's life as `onStatus` reports it, a union on `kind`.
- * `refused` is final: the server said 401/403 and the client stopped.
+ * `refused` is final: the server answered a 4xx the client cannot recover from
+ * (401/403, an unknown route, …) and the client stopped; `onError` gets the same.
  */
 export type Status =
   | { readonly kind: 'connecting'; readonly transport: TransportName }
@@ -63,7 +80,13 @@ export type Status =
       readonly to: TransportName;
       readonly reason: FallbackReason;
     }
-  | { readonly kind: 'refused'; readonly transport: TransportName; readonly status: number }
+  | {
+      readonly kind: 'refused';
+      readonly transport: TransportName;
+      readonly status: number;
+      readonly code: string | null;
+      readonly message: string | null;
+    }
   | { readonly kind: 'follower'; readonly transport: TransportName | null }
   | { readonly kind: 'closed' };
 

@@ -40,6 +40,14 @@ export const errorCatalog = {
     message: 'The request body must be application/json',
   },
   COMET_ERR_BODY_MALFORMED: { status: 400, message: 'The request body is not valid JSON' },
+  COMET_ERR_FRAME_MALFORMED: {
+    status: 400,
+    message: 'A client WebSocket frame must be {"op":"publish","ref":"…","data":…}',
+  },
+  COMET_ERR_PUBLISH_DISABLED: {
+    status: 405,
+    message: 'This route does not take publishes on its WebSocket',
+  },
   COMET_ERR_CHANNEL_INVALID: { status: 400, message: 'Invalid channel name' },
   COMET_ERR_CHANNELS_TOO_MANY: {
     status: 400,
@@ -56,6 +64,18 @@ export const errorCatalog = {
   COMET_ERR_SHUTTING_DOWN: { status: 503, message: 'The server is shutting down' },
   COMET_ERR_BUS_UNAVAILABLE: { status: 503, message: 'The message bus is unavailable' },
   COMET_ERR_BUS_CLOSED: { status: 503, message: 'The message bus is closed' },
+  COMET_ERR_BUS_TIMEOUT: {
+    status: 503,
+    message: 'The message bus did not answer in time; a publish may still have been stored',
+  },
+  COMET_ERR_BUS_OVERLOADED: {
+    status: 503,
+    message: 'Too many calls are waiting for the message bus',
+  },
+  COMET_ERR_IDEMPOTENCY_KEY_INVALID: {
+    status: 400,
+    message: 'Idempotency-Key must be 1 to 128 visible ASCII characters',
+  },
   COMET_ERR_ASYNC_STATE: {
     status: 500,
     message: 'The async context is in a state that does not allow this call',

@@ -9,7 +9,7 @@
  * the same `Buffer` goes to every member that needs it.
  */
 import { debuglog } from 'node:util';
-import type { Bus, Message } from './bus/bus.js';
+import type { Bus, LiveGap, Message } from './bus/bus.js';
 import { createEnvelopeCache, type EnvelopeCache } from './envelope.js';
 import { Meters } from './meters.js';
 import type { TimerHandle, TimerTarget, TimerWheel } from './timer-wheel.js';
@@ -44,6 +44,8 @@ export interface HubMember {
   notify(round: Round): void;
   /** The server is shutting down: answer or end now, with the current cursor. */
   shutdown(): void;
+  /** Live delivery on `channel` skipped (or may have skipped) messages. Must not throw. */
+  gap?(channel: string, gap: LiveGap): void;
 }
 
 /** Options of {@link Hub}. */
@@ -126,7 +128,11 @@ export class Hub {
     let entry = this.#channels.get(channel);
     if (entry === undefined) {
       const created = new ChannelEntry(this, channel);
-      created.unsubscribe = this.bus.subscribe(channel, (m) => this.#fanOut(created.members, m));
+      created.unsubscribe = this.bus.subscribe(
+        channel,
+        (m) => this.#fanOut(created.members, m),
+        (gap) => this.#fanOutGap(created, gap),
+      );
       entry = created;
       this.#channels.set(channel, entry);
     } else if (entry.lingering !== undefined) {
@@ -164,6 +170,17 @@ export class Hub {
     // Members answered and left; release what lingers.
     for (const entry of [...this.#channels.values()])
       if (entry.members.size === 0) this.release(entry);
+  }
+
+  #fanOutGap(entry: ChannelEntry, gap: LiveGap): void {
+    debug('%s: live gap (%s)', entry.channel, gap.kind);
+    for (const member of [...entry.members]) {
+      try {
+        member.gap?.(entry.channel, gap);
+      } catch (error) {
+        debug('member threw on gap: %o', error);
+      }
+    }
   }
 
   #fanOut(members: Set<HubMember>, message: Message): void {

@@ -87,6 +87,11 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   #stopping = false;
   /** When it was held (`performance.now()`), for the held-duration histogram. */
   readonly #since = performance.now();
+  /**
+   * "From now" on a remote bus: the hold starts once the head is known
+   * (`performance.now()` at arrival), so the answer's cursor is never empty.
+   */
+  #holdFrom: number | undefined;
 
   constructor(
     req: IncomingMessage,
@@ -94,7 +99,16 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     route: LongPollRouteOptions,
     request: LongPollRequest,
   ) {
-    super(req, res, route.context, request.timeoutMs);
+    // A "from now" hold whose head read is slower than the hold would have no
+    // cursor to answer with, and the client's next poll would start from
+    // now again, losing what was published between: the timer starts when
+    // the head is known (the read has the bus's own deadline).
+    const deferred =
+      request.timeoutMs > 0 &&
+      route.hub.bus.readSync === undefined &&
+      request.positions.includes(undefined);
+    super(req, res, route.context, deferred ? 0 : request.timeoutMs);
+    if (deferred) this.#holdFrom = performance.now();
     this.#route = route;
     this.#request = request;
     this.#positions = request.positions;
@@ -137,6 +151,17 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
       round.set(name, true);
       observe(name, (Date.now() - round.message.time) / 1000);
     }
+  }
+
+  /**
+   * @internal Hub callback: live delivery skipped (or may have skipped)
+   * messages, so no wake-up may come for them: read again from the cursor
+   * (the read answers them, or the gap).
+   */
+  gap(): void {
+    if (this.state === 'completed') return;
+    if (this.#phase === 'reading') this.#dirty = true;
+    else if (this.#phase === 'parked') this.#read();
   }
 
   /** Same key, same bytes: route limits, encoding, channels and positions. */
@@ -245,6 +270,17 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     // Nothing after the cursor: park at the position the read reached.
     this.#positions = read.positions;
     this.#key = undefined;
+    if (this.#holdFrom !== undefined) {
+      const left = this.#request.timeoutMs - (performance.now() - this.#holdFrom);
+      this.#holdFrom = undefined;
+      if (left < 1) {
+        // Held long enough already: answer now, with the head.
+        this.answerEmpty();
+        this.complete();
+        return;
+      }
+      this.setTimeout(left);
+    }
     if (this.#stopping) {
       this.answerEmpty();
       this.complete();

@@ -15,7 +15,7 @@
  */
 import { debuglog } from 'node:util';
 import { type BatchRead, type ReadPosition, readBatch } from './batch-read.js';
-import type { Message } from './bus/bus.js';
+import type { LiveGap, Message } from './bus/bus.js';
 import { formatCursor } from './cursor.js';
 import { withCursor } from './envelope.js';
 import { CometError } from './errors.js';
@@ -60,6 +60,8 @@ export class StreamMember implements HubMember, StreamOwner {
   #first: BatchRead | undefined;
   /** Left the hub (ended, abandoned, or shut down before attach). */
   #left = false;
+  /** A live gap came before attach: send the first page, then end (see {@link StreamMember.gap}). */
+  #endOnAttach = false;
   /** Whether a live message may still repeat one the backlog sent. */
   #mayRepeat = true;
   /** Round key of this member's frames: transport and variant (plus cursor for several channels). */
@@ -84,6 +86,29 @@ export class StreamMember implements HubMember, StreamOwner {
     if (this.#left || this.#session?.ended === true) return;
     if (this.#held !== undefined) this.#held.push(round.message);
     else this.#deliver(round.message, round);
+  }
+
+  /**
+   * @internal Hub callback: messages were lost on the live path — send the
+   * `reset` frame and go on from its cursor; when the loss is unknown (the
+   * live path was interrupted) or the backlog is still being read, end (at
+   * once, or right after the first page once attached): the client resumes
+   * by cursor, and its read finds any gap.
+   */
+  gap(channel: string, gap: LiveGap): void {
+    if (this.#left || this.#session?.ended === true) return;
+    const index = this.#request.channels.indexOf(channel);
+    if (index === -1) return;
+    if (gap.kind === 'interrupted' || this.#held !== undefined) {
+      if (this.#session !== undefined) this.#session.end();
+      else this.#endOnAttach = true;
+      return;
+    }
+    this.#positions[index] = gap.cursor;
+    const cursor = this.#request.channels.length === 1 ? gap.cursor : this.#cursor();
+    this.#hub.meters.gaps++;
+    debug('gap: %s %s: live gap, reset to %s', this.#request.encoder.name, channel, cursor);
+    this.#send(this.#request.encoder.encodeReset(cursor, this.#request.variant));
   }
 
   /** @internal The session ended: leave the hub. */
@@ -138,6 +163,11 @@ export class StreamMember implements HubMember, StreamOwner {
     }
     const first = this.#first;
     this.#first = undefined;
+    if (this.#endOnAttach) {
+      if (first !== undefined) this.#sendPage(first);
+      session.end();
+      return;
+    }
     if (first !== undefined && this.#sendPage(first)) {
       this.#rest().catch((error: unknown) => {
         debug('backlog read failed: %o', error);

@@ -241,7 +241,10 @@ class HttpConnection implements StreamConnection {
   }
   destroy(): void {
     // Destroying the socket frees what it had queued; the response follows.
-    this.res.socket?.destroy();
+    // On HTTP/2 the socket is the whole session's: reset only this stream.
+    const stream = (this.res as { stream?: { destroy(): void } }).stream;
+    if (stream !== undefined) stream.destroy();
+    else this.res.socket?.destroy();
     this.res.destroy();
   }
   get queuedBytes(): number {

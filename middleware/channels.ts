@@ -78,7 +78,7 @@ function normalize(answer: unknown): readonly string[] {
 }
 
 /** Maps what a handler threw to refuse (Koa `ctx.throw(401/403/404)`) onto the catalog. */
-function refusal(error: unknown): unknown {
+export function refusal(error: unknown): unknown {
   if (isCometError(error)) return error;
   const status = (error as { status?: unknown }).status;
   const expose = (error as { expose?: unknown }).expose === true;

@@ -3,7 +3,6 @@
  * controllers on `@koa/router`, gives every ctx `startAsync()`, answers
  * CORS, turns coded errors into JSON 4xx bodies, and closes gracefully.
  */
-import type { Server } from 'node:http';
 import Router, { type RouterContext } from '@koa/router';
 import type Koa from 'koa';
 import type { Context, Middleware, Next } from 'koa';
@@ -17,11 +16,12 @@ import { longPollHandler, pollHandler } from './batch-routes.js';
 import { channelResolver } from './channels.js';
 import { type ServeClientOptions, serveClient } from './client-assets.js';
 import { type CorsOptions, createCorsPolicy } from './cors.js';
-import { type Authorize, routesOf } from './decorators.js';
+import { type Authorize, type CometRoute, type RouteDefinition, routesOf } from './decorators.js';
 import { attachDirect } from './direct.js';
 import { type MetricsOptions, registerMetrics } from './metrics.js';
 import { renderError } from './render-error.js';
 import type { RouteServices } from './route-services.js';
+import { type AttachableServer, type ServerCloser, trackServer } from './servers.js';
 import { type AsyncHost, heldUntilComplete, installStartAsync, kHost } from './start-async.js';
 import { type StreamUpgrade, streamHandler, streamUpgradeHandler } from './stream-route.js';
 import { attachUpgrades } from './upgrade.js';
@@ -32,6 +32,12 @@ export interface CometOptions {
   bus: Bus;
   /** Controller classes (instantiated with no arguments) or instances with decorated methods. */
   controllers?: readonly object[];
+  /**
+   * Routes declared without decorators (plain JavaScript), e.g.
+   * `[longpoll('/rooms/:room/messages', (ctx) => `room:${ctx.params.room}`)]`;
+   * mounted after the controllers' routes, with the same options.
+   */
+  routes?: readonly CometRoute[];
   /** A path prefix for every decorated route, e.g. `/api`. */
   prefix?: string;
   /** Cross-origin readers; default same origin only. */
@@ -101,18 +107,23 @@ export interface CometMiddleware extends Middleware {
   readonly hub: Hub;
   readonly router: Router;
   /**
-   * Ties the middleware to the http server: WebSocket upgrades on `@stream`
+   * Ties the middleware to the server — `node:http`, `node:https`, or
+   * HTTP/2 (`http2.createSecureServer({ allowHTTP1: true }, app.callback())`
+   * or cleartext `http2.createServer`): WebSocket upgrades on `@stream`
    * routes, direct dispatch (see `CometOptions.direct`; needs the app), and
    * `close()` closing the server too. Pass the app so upgrade requests get
    * a context with the app's extensions. Call it once the server has the
-   * app as its request listener (`app.listen()` does that).
+   * app as its request listener (`app.listen()` does that). WebSocket needs
+   * an HTTP/1.1 upgrade: on HTTP/2 only with `allowHTTP1` (see
+   * `docs/design-decisions.md`).
    * @throws CometError `COMET_ERR_OPTIONS_INVALID` for `direct: true` without an app.
    */
-  attach(server: Server, app?: Koa): void;
+  attach(server: AttachableServer, app?: Koa): void;
   /**
    * Graceful shutdown: refuses new suspensions (503), answers every held
    * request at once with its current cursor, ends every stream, closes the
-   * attached servers (cutting what is left after `shutdownGrace`).
+   * attached servers (HTTP/2 sessions get GOAWAY; what is left is cut
+   * after `shutdownGrace`).
    */
   close(): Promise<void>;
   /** Live counts and totals (the numbers the Prometheus metrics read). */
@@ -139,7 +150,12 @@ export function comet(options: CometOptions): CometMiddleware {
     ...(options.channelLinger !== undefined ? { linger: options.channelLinger } : {}),
   });
   const cors = createCorsPolicy(options.cors);
-  const services: RouteServices = { hub, timers, cors };
+  const services: RouteServices = {
+    hub,
+    timers,
+    cors,
+    publish: (channel, data) => options.bus.publish(channel, data),
+  };
   const contexts = new Set<AsyncContext>();
   const host: AsyncHost = { timers, contexts, closing: () => hub.closing };
   const { router, direct, upgrades } = buildRouter(options, services);
@@ -147,7 +163,7 @@ export function comet(options: CometOptions): CometMiddleware {
   const assets = options.client === false ? undefined : serveClient(options.client ?? {});
   const downstream = assets ? (ctx: Context, next: Next) => assets(ctx, next) : undefined;
   const jsonNotFound = options.jsonNotFound ?? true;
-  const servers: Server[] = [];
+  const closers: ServerCloser[] = [];
   const unregisterMetrics = options.metrics
     ? registerMetrics(options.metrics, { hub, bus: options.bus })
     : undefined;
@@ -184,7 +200,7 @@ export function comet(options: CometOptions): CometMiddleware {
     bus: options.bus,
     hub,
     router,
-    attach(server: Server, app?: Koa) {
+    attach(server: AttachableServer, app?: Koa) {
       if (options.direct === true && app === undefined) {
         throw new CometError('COMET_ERR_OPTIONS_INVALID', 'direct: true needs attach(server, app)');
       }
@@ -198,13 +214,13 @@ export function comet(options: CometOptions): CometMiddleware {
         attachDirect(server, app, direct, cors, hub.meters);
         directUnattached = false;
       }
-      servers.push(server);
+      closers.push(trackServer(server));
       attachUpgrades(server, router, upgrades, app);
     },
     async close() {
       hub.shutdown();
       for (const ac of [...contexts]) ac.onTimer();
-      await Promise.all(servers.map((s) => closeServer(s, options.shutdownGrace ?? 5000)));
+      await Promise.all(closers.map((close) => close(options.shutdownGrace ?? 5000)));
       timers.close();
       unregisterMetrics?.();
     },
@@ -240,36 +256,47 @@ function buildRouter(options: CometOptions, services: RouteServices) {
   // The batch routes again, for direct dispatch (see direct.ts).
   const direct = new Router(options.prefix ? { prefix: options.prefix } : {});
   const upgrades = new Map<unknown, StreamUpgrade>();
-  for (const controller of options.controllers ?? []) {
-    const instance = (
-      typeof controller === 'function' ? new (controller as new () => object)() : controller
-    ) as Record<PropertyKey, unknown>;
-    for (const route of routesOf(controller)) {
-      const channelsOf = channelResolver(instance, route, options.authorize);
-      if (route.kind !== 'stream') {
-        const handler =
-          route.kind === 'poll'
-            ? pollHandler(services, route.options, channelsOf)
-            : longPollHandler(services, route.options, channelsOf);
-        router.get(route.path, handler);
-        direct.get(route.path, handler);
-      } else {
-        const handler = streamHandler(services, route.options, channelsOf);
-        router.get(route.path, handler);
-        const upgrade = streamUpgradeHandler(services, route.options, channelsOf);
-        if (upgrade) upgrades.set(handler, upgrade);
-      }
+  for (const [instance, route] of declaredRoutes(options)) {
+    const channelsOf = channelResolver(instance, route, options.authorize);
+    if (route.kind !== 'stream') {
+      const handler =
+        route.kind === 'poll'
+          ? pollHandler(services, route.options, channelsOf)
+          : longPollHandler(services, route.options, channelsOf);
+      router.get(route.path, handler);
+      direct.get(route.path, handler);
+    } else {
+      const handler = streamHandler(services, route.options, channelsOf);
+      router.get(route.path, handler);
+      const upgrade = streamUpgradeHandler(services, route.options, channelsOf);
+      if (upgrade) upgrades.set(handler, upgrade);
     }
   }
   return { router, direct, upgrades };
 }
 
-async function closeServer(server: Server, grace: number): Promise<void> {
-  if (!server.listening) return;
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const cut = setTimeout(() => server.closeAllConnections(), grace);
-  cut.unref();
-  await closed;
-  clearTimeout(cut);
+/** Every route with the object its handler is called on: controllers', then `routes`. */
+function* declaredRoutes(
+  options: CometOptions,
+): Generator<[Record<PropertyKey, unknown>, RouteDefinition]> {
+  for (const controller of options.controllers ?? []) {
+    const instance = (
+      typeof controller === 'function' ? new (controller as new () => object)() : controller
+    ) as Record<PropertyKey, unknown>;
+    for (const route of routesOf(controller)) yield [instance, route];
+  }
+  for (const route of options.routes ?? []) {
+    if (typeof route !== 'object' || route === null || typeof route.handler !== 'function') {
+      throw new CometError(
+        'COMET_ERR_OPTIONS_INVALID',
+        'routes: each entry is poll/longpoll/stream(path, [options,] handler)',
+      );
+    }
+    const { kind, path, options: routeOptions, handler } = route;
+    // A one-method holder, so plain routes resolve channels as decorated ones do.
+    yield [
+      { handle: handler },
+      { kind, path, key: 'handle', options: routeOptions } as RouteDefinition,
+    ];
+  }
 }

@@ -54,7 +54,10 @@ export function detachFromKoa(ctx: Context): void {
   // middleware's (loggers, metrics) and run at the end, see finishDetached.
   queue.shift();
   dropWatchers(res, ['end', 'finish']);
-  dropWatchers(res.socket, ['error', 'close']);
+  // On HTTP/2 on-finished watched the stream (`res.socket` is a proxy that
+  // hands `on` to the stream but reads everything else from the session's
+  // socket): drop them there.
+  dropWatchers((res as { stream?: EventEmitter }).stream ?? res.socket, ['error', 'close']);
   // Nothing else waits: drop the empty queue and its closure too. Else run
   // the rest when the response closes (a shared function: no closure).
   if (queue.length === 0) res.__onFinished = undefined;

@@ -11,7 +11,7 @@
  * is the middleware mounted in front of `comet()` (`ctx.state` starts
  * empty), so by default (`'auto'`) it is on only when there is none.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Router from '@koa/router';
 import type { RouterContext } from '@koa/router';
 import type Koa from 'koa';
@@ -19,8 +19,16 @@ import { CometError, isCometError } from '../lib/errors.js';
 import type { Meters } from '../lib/meters.js';
 import type { CorsPolicy } from './cors.js';
 import { renderError } from './render-error.js';
+import type { AttachableServer } from './servers.js';
 
-/** A decorated GET route's handler, as mounted on the router. */
+/**
+ * A decorated GET route's handler, as mounted on the router.
+ *
+ * On HTTP/2 (`http2.createSecureServer`, `http2.createServer`) the listener
+ * is handed Node's compatibility `Http2ServerRequest` / `Http2ServerResponse`,
+ * which Koa and this dispatcher use the same way; nothing here touches the
+ * socket (on HTTP/2 `res.socket` is a proxy of the session's).
+ */
 type RouteHandler = (ctx: RouterContext) => void | Promise<void>;
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
@@ -33,7 +41,7 @@ type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
  * request listener yet (attach after `app.listen()` / `createServer(app.callback())`).
  */
 export function attachDirect(
-  server: Server,
+  server: AttachableServer,
   app: Koa,
   router: Router,
   cors: CorsPolicy,

@@ -18,6 +18,7 @@ import { CometError, isCometError } from '../lib/errors.js';
 import { openStreamMember } from '../lib/stream-member.js';
 import { createHttpConnection, type StreamSessionOptions } from '../lib/stream-session.js';
 import { iframeVariant } from '../lib/transports/iframe.js';
+import { createSseEventEncoder } from '../lib/transports/sse.js';
 import { isStreamTransportName, streamTransports } from '../lib/transports/stream-registry.js';
 import type { StreamTransport } from '../lib/transports/stream-transport.js';
 import {
@@ -28,11 +29,13 @@ import {
   refuseUpgrade,
   webSocketEncoder,
 } from '../lib/transports/websocket.js';
+import { handleInboundFrames, inboundMaxPayload } from '../lib/transports/websocket-inbound.js';
 import type { ChannelResolver } from './batch-routes.js';
 import type { StreamOptions } from './decorators.js';
 import { detachFromKoa } from './detach.js';
 import { callbackOf, cursorOf, single } from './request-params.js';
 import type { RouteServices } from './route-services.js';
+import { socketPublisher } from './stream-publish.js';
 
 /** SSE `retry:` default: how long a browser waits before reconnecting after a clean end. */
 const RETRY_MS = 1000;
@@ -57,9 +60,23 @@ function meteredLimits(
   return { ...sessionOptions(services, options), meter };
 }
 
-/** The HTTP transports a route offers, in preference order. */
+/** Whether the route names or renders its SSE events, which makes it SSE only. */
+function isSseOnly(options: StreamOptions): boolean {
+  return options.event !== undefined || options.render !== undefined;
+}
+
+/**
+ * The HTTP transports a route offers, in preference order.
+ * @throws CometError `COMET_ERR_OPTIONS_INVALID` when a rendering route offers more than SSE.
+ */
 function offeredTransports(options: StreamOptions): StreamTransport[] {
-  const names = options.transports;
+  const names = isSseOnly(options) ? ['sse'] : options.transports;
+  if (isSseOnly(options) && options.transports?.some((t) => t !== 'sse')) {
+    throw new CometError(
+      'COMET_ERR_OPTIONS_INVALID',
+      'a route with event or render streams SSE only: transports may list only sse',
+    );
+  }
   return Object.values(streamTransports).filter((t) => !names || names.includes(t.name));
 }
 
@@ -116,6 +133,10 @@ export function streamHandler(
 ) {
   const offered = offeredTransports(options);
   const limits = new Map(offered.map((t) => [t, meteredLimits(services, options, t.name)]));
+  // Named or rendered events: this route's own SSE frames (see sse.ts).
+  const events = isSseOnly(options)
+    ? createSseEventEncoder({ event: options.event, render: options.render })
+    : undefined;
   return async (ctx: RouterContext): Promise<void> => {
     const transport = negotiate(ctx, offered);
     const callback = callbackOf(ctx);
@@ -139,7 +160,7 @@ export function streamHandler(
     // is a coded error response, never an empty stream that ends at once.
     const member = await openStreamMember(
       services.hub,
-      { channels, positions, encoder: transport, variant },
+      { channels, positions, encoder: events ?? transport, variant },
       limits.get(transport) ?? sessionOptions(services, options),
     );
     // The stream owns the raw response from here: Koa must not answer it,
@@ -172,7 +193,11 @@ export function streamUpgradeHandler(
   channelsOf: ChannelResolver,
 ): StreamUpgrade | undefined {
   if (options.transports && !options.transports.includes('websocket')) return undefined;
-  const wss = createWebSocketServer();
+  if (isSseOnly(options)) return undefined;
+  const inbound = options.publish;
+  const wss = createWebSocketServer(
+    inbound ? { maxPayload: inboundMaxPayload(inbound.limit) } : {},
+  );
   const limits = meteredLimits(services, options, 'websocket');
   // The list itself, not `allows()`: `'*'` admits no credentialed handshake.
   const allowOrigins = services.cors.origins;
@@ -201,6 +226,8 @@ export function streamUpgradeHandler(
           onConnection: (ws) => {
             attached = true;
             member.attach(createWebSocketConnection(ws));
+            const publisher = inbound && socketPublisher(inbound, services.publish, ctx, channels);
+            handleInboundFrames(ws, publisher, inbound);
           },
         });
       }

@@ -3,17 +3,22 @@
  * the upgrade request is matched against the router, given a Koa context
  * (so `ctx.params` and the decorated method work as for HTTP), and handed
  * to the route's upgrade handler. Anything else is refused with 404.
+ *
+ * HTTP/2 has no upgrade: an `http2.createSecureServer({ allowHTTP1: true })`
+ * emits `upgrade` for its HTTP/1.1 connections (a browser opens its
+ * WebSocket over one), a cleartext `http2.createServer` never does.
  */
-import { type IncomingMessage, type Server, ServerResponse } from 'node:http';
+import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type Router from '@koa/router';
 import type { RouterContext } from '@koa/router';
 import Koa from 'koa';
+import type { AttachableServer } from './servers.js';
 import type { StreamUpgrade } from './stream-route.js';
 
 /** Listens for upgrades on `server`; `upgrades` maps a route handler to its upgrade handler. */
 export function attachUpgrades(
-  server: Server,
+  server: AttachableServer,
   router: Router,
   upgrades: ReadonlyMap<unknown, StreamUpgrade>,
   app: Koa | undefined,

@@ -50,12 +50,17 @@ export const SERVER_NODE_FLAGS: readonly string[] = [
 ];
 
 /** Starts `script` on core 0 with `--expose-gc` and waits for its port. */
-export async function startServer(group: ProcessGroup, script: string): Promise<RunningServer> {
+export async function startServer(
+  group: ProcessGroup,
+  script: string,
+  env?: Record<string, string>,
+): Promise<RunningServer> {
   const child = group.start(script, {
     core: 0,
     exposeGc: true,
     profile: true,
     nodeFlags: SERVER_NODE_FLAGS,
+    ...(env ? { env } : {}),
   });
   const ready = await child.next('ready', 30_000);
   return {

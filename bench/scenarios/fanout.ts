@@ -15,6 +15,8 @@ import { cpuMicros, startLoad, startServer, stats, type Target } from './common.
 export interface FanoutOptions {
   readonly n: number;
   readonly k: number;
+  /** Over cleartext HTTP/2: every subscriber a stream of one session (as a browser's tabs). */
+  readonly h2?: boolean;
 }
 
 /** Figures for one server. */
@@ -39,9 +41,9 @@ export async function runFanout(
   target: Target,
   opts: FanoutOptions,
 ): Promise<FanoutResult> {
-  const server = await startServer(group, target.script);
+  const server = await startServer(group, target.script, opts.h2 ? { BENCH_H2: '1' } : undefined);
   const config = { port: server.port, room: 'fanout', warm: 20, ...opts };
-  const load = startLoad(group, 'load/fanout.ts', config);
+  const load = startLoad(group, opts.h2 ? 'load/fanout-h2.ts' : 'load/fanout.ts', config);
   try {
     const first = await load.next(['warmed', 'unsupported']);
     if (first.type === 'unsupported') {
@@ -103,5 +105,24 @@ export function fanoutRows(r: Partial<Record<'raw' | 'comet', FanoutResult>>, n:
     row('closed-loop messages per second', '1/s', (x) => x.messagesPerSec, false),
     row('lost', 'count', (x) => x.lost, false),
     row('duplicates / out of order', 'count', (x) => x.duplicates + x.outOfOrder, false),
+  ];
+}
+
+/** The columns of {@link fanoutH2Rows}. */
+export const H2_COLUMNS = ['koa-comet HTTP/1.1', 'koa-comet HTTP/2', 'h2/h1'] as const;
+
+/** Table rows comparing koa-comet's SSE fan-out over HTTP/2 (h2c) with HTTP/1.1, same run. */
+export function fanoutH2Rows(h1: FanoutResult | undefined, h2: FanoutResult, n: number): Row[] {
+  const scenario = `fanout-sse HTTP/2 (N=${n.toLocaleString('en-US')}, K=${h2.k})`;
+  const row = (metric: string, unit: string, pick: (x: FanoutResult) => number): Row => {
+    const a = h1 && pick(h1);
+    const b = pick(h2);
+    return { scenario, metric, unit, raw: a, comet: b, ratio: ratio(b, a) };
+  };
+  return [
+    row('server CPU per delivery', 'µs', (x) => x.cpuUsPerDelivery),
+    row('publish→receive latency p50', 'ms', (x) => x.p50Ms),
+    row('idle RSS per SSE stream', 'bytes', (x) => x.rssPerConnection),
+    row('lost + duplicates + out of order', 'count', (x) => x.lost + x.duplicates + x.outOfOrder),
   ];
 }

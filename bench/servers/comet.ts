@@ -8,13 +8,17 @@
  * Koa's middleware stack instead.
  *
  * `BENCH_METRICS=1` turns Prometheus metrics on (the metrics scenario).
+ * `BENCH_H2=1` serves cleartext HTTP/2 (h2c, `http2.createServer`) instead
+ * of HTTP/1.1: the fanout scenario's HTTP/2 figure.
+ *
  * `BENCH_BUS=redis` swaps the memory bus for the Redis bus (`REDIS_URL`,
  * `BENCH_REDIS_PREFIX`, `BENCH_BUS_NAME`): the redis scenario runs two of
  * these processes on one Redis. The IPC message `bus` answers with the
  * bus's local listeners and Redis Pub/Sub subscriptions.
  */
 import '../../lib/symbol-metadata.js';
-import { createServer } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { createServer as createH2cServer } from 'node:http2';
 import type { Context } from 'koa';
 import Koa from 'koa';
 import {
@@ -84,9 +88,11 @@ app.use(async (ctx, next) => {
   ctx.body = { id: message.id };
 });
 
-const server = createServer(app.callback());
+const h2 = process.env['BENCH_H2'] === '1';
+const server = h2 ? createH2cServer(app.callback()) : createServer(app.callback());
 push.attach(server, app);
-serveBench(server, { longpoll: true, stream: true, redis: redis !== undefined });
+// serveBench's HTTP/1.1 timeouts are plain properties: harmless on an http2 server.
+serveBench(server as Server, { longpoll: true, stream: true, h2, redis: redis !== undefined });
 process.on('message', (m: { type: string }) => {
   if (m.type !== 'bus') return;
   process.send?.({

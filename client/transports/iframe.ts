@@ -6,10 +6,16 @@ type Callbacks = Record<string, ((value: unknown) => void) | undefined>;
 /** An iframe that loads this soon without a single call did not stream at all. */
 const failFastMs = 2_000;
 
+/** How often to look whether the frame's document has started to arrive, ms. */
+const commitPollMs = 200;
+
 /**
  * The hidden "forever" iframe (`?transport=iframe&callback=NAME`): the server streams
  * one script per message into a hidden frame. The frame's `load` event is the end of
- * the stream.
+ * the stream. It counts as open once the server's page has been arriving for a
+ * moment without ending (the frame left `about:blank` and is still loading) or at
+ * the first call, whichever is first: a quiet room sends no call for a long time, and the opening deadline must
+ * not take that for a stream that never opened.
  *
  * Same origin, each script calls `parent.NAME(envelope)`. A cross-origin frame may not
  * touch its parent's globals, so for a stream URL on another origin the client adds
@@ -31,17 +37,32 @@ export const iframeTransport: ClientTransport = {
     const started = Date.now();
     let calls = 0;
     let closed = false;
+    let opened = false;
+    const markOpen = () => {
+      if (opened) return;
+      opened = true;
+      clearInterval(commitPoll);
+      sink.open();
+    };
     const deliver = (value: unknown) => {
       if (closed) return;
       calls += 1;
-      if (calls === 1) sink.open();
+      markOpen();
       dispatchValue(value, sink);
     };
+    // Seen streaming on two polls in a row: an error page (a 403) has fired `load`
+    // by then, which is all a cross-origin parent can tell it by.
+    let streamingPolls = 0;
+    const commitPoll = setInterval(() => {
+      streamingPolls = isStreaming(frame) ? streamingPolls + 1 : 0;
+      if (!closed && streamingPolls >= 2) markOpen();
+    }, commitPollMs);
     const unlisten = crossOrigin
       ? listenForPosts(frame, name, absoluteUrl(request.streamUrl).origin, deliver)
       : listenForCalls(name, deliver);
     const stop = () => {
       closed = true;
+      clearInterval(commitPoll);
       frame.onload = null;
       frame.remove();
       unlisten();
@@ -66,6 +87,22 @@ export const iframeTransport: ClientTransport = {
     return { close: stop };
   },
 };
+
+/**
+ * Has the server's page started to arrive and is it still streaming? Same origin: the
+ * frame left `about:blank` and its document is still loading (an error page loads
+ * completely at once). Cross-origin the frame's location cannot be read at all, which
+ * itself says the navigation committed.
+ */
+function isStreaming(frame: HTMLIFrameElement): boolean {
+  try {
+    const view = frame.contentWindow;
+    if (view === null || view.location.href === 'about:blank') return false;
+    return view.document.readyState === 'loading';
+  } catch {
+    return true;
+  }
+}
 
 /** Same origin: the frame calls `parent.NAME(value)`. */
 function listenForCalls(name: string, deliver: (value: unknown) => void): () => void {

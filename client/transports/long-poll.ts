@@ -1,6 +1,11 @@
 import { withQuery } from '../url.js';
 import { deliverBatch, parseBatch } from './batch.js';
-import { type ClientTransport, isRefusal, type TransportRequest } from './transport.js';
+import {
+  type ClientTransport,
+  isRefusal,
+  readRefusal,
+  type TransportRequest,
+} from './transport.js';
 
 /**
  * XHR-style long-poll with `fetch`: `GET <longpollUrl>?cursor=ID&timeout=S` in a loop,
@@ -44,7 +49,7 @@ async function loop(request: TransportRequest, signal: AbortSignal): Promise<voi
       if (signal.aborted) return;
       return sink.end({ kind: opened ? 'dropped' : 'failed', detail: String(error) });
     }
-    if (isRefusal(response.status)) return sink.end({ kind: 'refused', status: response.status });
+    if (isRefusal(response.status)) return sink.end(await readRefusal(response));
     const batch = response.ok ? parseBatch(await response.text().catch(() => '')) : null;
     if (signal.aborted) return;
     if (batch === null) {

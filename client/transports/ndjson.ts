@@ -1,5 +1,11 @@
 import { withQuery } from '../url.js';
-import { type ClientTransport, dispatchFrame, isRefusal, type TransportSink } from './transport.js';
+import {
+  type ClientTransport,
+  dispatchFrame,
+  isRefusal,
+  readRefusal,
+  type TransportSink,
+} from './transport.js';
 
 /**
  * Fetch streaming with NDJSON (`?transport=ndjson`): one envelope per line, an empty
@@ -51,7 +57,7 @@ async function run(
     credentials: withCredentials ? 'include' : 'same-origin',
     headers: { Accept: 'application/x-ndjson' },
   });
-  if (isRefusal(response.status)) return { kind: 'refused', status: response.status };
+  if (isRefusal(response.status)) return readRefusal(response);
   const type = response.headers.get('content-type') ?? '';
   if (!response.ok || response.body === null || !type.includes('ndjson')) {
     await response.body?.cancel();

@@ -5,13 +5,20 @@ import type { Envelope, TransportName } from '../types.js';
  * - `clean` — the server ended it on purpose (lifetime or byte budget): resume at once;
  * - `dropped` — it had opened, then broke: resume after a backoff;
  * - `failed` — it never opened: maybe unsupported, maybe refused (the connection probes);
- * - `refused` — the transport itself saw HTTP 401/403: stop, never fall back.
+ * - `refused` — the transport itself read a 4xx answer (its status and the server's
+ *   error code): the connection decides — a malformed cursor is a gap, a refusal of
+ *   this transport falls back, anything else (401/403, an unknown route) stops.
  */
 export type TransportEnd =
   | { readonly kind: 'clean' }
   | { readonly kind: 'dropped'; readonly detail: string }
   | { readonly kind: 'failed'; readonly detail: string }
-  | { readonly kind: 'refused'; readonly status: number };
+  | {
+      readonly kind: 'refused';
+      readonly status: number;
+      readonly code: string | null;
+      readonly message: string | null;
+    };
 
 /** Where a transport reports what it sees. Calls after `end` are ignored by the caller. */
 export interface TransportSink {
@@ -45,6 +52,8 @@ export interface TransportRequest {
 /** A live connection attempt. `close()` is idempotent and reports nothing. */
 export interface TransportHandle {
   close(): void;
+  /** Publishes on this connection (an open WebSocket); undefined when it cannot. */
+  publish?(data: unknown): Promise<{ id: string }> | undefined;
 }
 
 /** One client transport: a name, whether the browser has it, and how to open it. */
@@ -79,7 +88,26 @@ export function dispatchValue(value: unknown, sink: TransportSink): void {
   }
 }
 
-/** Is this HTTP status a refusal (never a reason to fall back)? */
+/**
+ * Is this HTTP status a refusal, an answer to read rather than a failure to retry?
+ * Every 4xx but 408 and 429, which ask to try again later.
+ */
 export function isRefusal(status: number): boolean {
-  return status === 401 || status === 403;
+  return status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
+/** Reads a refusal's `{"error": {"code", "message"}}` body (koa-comet's error shape). */
+export async function readRefusal(
+  response: Response,
+): Promise<Extract<TransportEnd, { kind: 'refused' }>> {
+  let code: string | null = null;
+  let message: string | null = null;
+  try {
+    const body = (await response.json()) as { error?: { code?: unknown; message?: unknown } };
+    if (typeof body.error?.code === 'string') code = body.error.code;
+    if (typeof body.error?.message === 'string') message = body.error.message;
+  } catch {
+    // Not koa-comet's JSON (a proxy's page): the status alone has to do.
+  }
+  return { kind: 'refused', status: response.status, code, message };
 }

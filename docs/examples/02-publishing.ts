@@ -19,7 +19,9 @@ export async function start(port = 0) {
   router.post('/rooms/:room/messages', async (ctx) => {
     // Any JSON value up to 64 KiB; 415 if not JSON, 413 if larger, 400 if malformed.
     const data = await readJsonBody(ctx);
-    const message = await bus.publish(`room:${ctx.params.room}`, data);
+    // A client retrying after a 503 sends the same Idempotency-Key: stored once.
+    const idempotencyKey = ctx.get('Idempotency-Key') || undefined;
+    const message = await bus.publish(`room:${ctx.params.room}`, data, { idempotencyKey });
     ctx.status = 201;
     ctx.body = { id: message.id };
   });

@@ -9,11 +9,12 @@ import Router, { type RouterContext } from '@koa/router';
 import Koa from 'koa';
 import {
   type Bus,
+  CometError,
   type CometMiddleware,
   type CorsOptions,
   comet,
-  type MetricsRegistry,
   longpoll,
+  type MetricsRegistry,
   poll,
   readJsonBody,
   stream,
@@ -39,7 +40,9 @@ export class Rooms {
     return room(ctx);
   }
 
-  @stream('/rooms/:room/live')
+  // WebSocket clients may publish on the socket too, acked with the id;
+  // the same 64 KiB limit as POST /rooms/:room/messages.
+  @stream('/rooms/:room/live', { publish: { allow: () => true, limit: 65_536 } })
   live(ctx: RouterContext) {
     return room(ctx);
   }
@@ -78,7 +81,10 @@ export function createChatApp(options: ChatAppOptions): { app: Koa; push: CometM
   router.post('/rooms/:room/messages', async (ctx) => {
     const channel = room(ctx);
     const data = await readJsonBody(ctx, { limit: 65_536 });
-    const message = await options.bus.publish(channel, data);
+    // A client retrying a publish that failed (a 503 after a timeout may still
+    // have been stored) sends the same key: the message is stored once.
+    const idempotencyKey = ctx.get('Idempotency-Key') || undefined;
+    const message = await options.bus.publish(channel, data, { idempotencyKey });
     ctx.status = 201;
     ctx.body = { id: message.id };
   });
@@ -88,8 +94,19 @@ export function createChatApp(options: ChatAppOptions): { app: Koa; push: CometM
     ctx.set('Cache-Control', 'no-cache');
     ctx.body = await readFile(new URL('./public/index.html', import.meta.url));
   });
+  // Liveness: the process answers (200), and says how its bus is doing.
   router.get('/health', (ctx) => {
-    ctx.body = { ok: true, ...push.stats() };
+    const bus = options.bus.state?.() ?? { status: 'ready' };
+    ctx.body = { ok: bus.status === 'ready' || bus.status === 'degraded', bus, ...push.stats() };
+  });
+  // Readiness: 503 while the bus cannot reach its backend, so a load
+  // balancer sends traffic elsewhere.
+  router.get('/ready', (ctx) => {
+    const bus = options.bus.state?.() ?? { status: 'ready' };
+    if (bus.status === 'down' || bus.status === 'closed') {
+      throw new CometError('COMET_ERR_BUS_UNAVAILABLE');
+    }
+    ctx.body = { ready: true, bus };
   });
   // The demo page's status panel: the same counts the metrics read.
   router.get('/status', (ctx) => {

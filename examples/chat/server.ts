@@ -1,35 +1,52 @@
 /**
  * `npm start`: the demo chat on the embedded in-memory bus (or Redis when
- * REDIS_URL is set), on PORT (default 3000). SIGTERM / SIGINT close it
+ * REDIS_URL is set), on PORT (default 3000). With `HTTPS=1` it serves TLS
+ * with HTTP/2 (and HTTP/1.1 for WebSocket) on the same PORT, with a
+ * self-signed certificate made at start. SIGTERM / SIGINT close it
  * gracefully: held requests are answered, streams end, the process exits.
  */
-import { createMemoryBus, createRedisBus } from '../../index.js';
+import { createServer, Server } from 'node:http';
+import { attachFlashPolicy, createMemoryBus, createRedisBus } from '../../index.js';
 import { createChatApp } from './app.js';
+import { createHttpsServer, selfSignedCertificate } from './https.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
 const redisUrl = process.env.REDIS_URL;
 const bus = redisUrl ? createRedisBus({ url: redisUrl }) : createMemoryBus();
-// Any origin may read (and post to) the demo rooms, without credentials: the demo
-// page works opened from file:// or another port (see public/index.html).
 // Prometheus metrics at /metrics when prom-client is installed (an optional peer).
 const metrics = await import('prom-client').then(
   (client) => new client.Registry(),
   () => undefined,
 );
+// Any origin may read (and post to) the demo rooms, without credentials: the demo
+// page works opened from file:// or another port (see public/index.html).
 const { app, push } = createChatApp({
   bus,
   cors: { origins: ['*'] },
   ...(metrics ? { metrics } : {}),
 });
-const server = app.listen(port, host, () => {
+const https = process.env.HTTPS === '1';
+const server = https
+  ? createHttpsServer(app, await selfSignedCertificate())
+  : createServer(app.callback());
+server.listen(port, host, () => {
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;
   const shown = host === '127.0.0.1' || host === '0.0.0.0' || host === '::' ? 'localhost' : host;
   const kind = redisUrl ? `Redis bus at ${redisUrl}` : 'in-memory bus';
-  console.log(`koa-comet demo listening on http://${shown}:${actual}/ (${kind})`);
+  const scheme = https ? 'https' : 'http';
+  const how = https ? ', HTTP/2 with a self-signed certificate' : '';
+  console.log(`koa-comet demo listening on ${scheme}://${shown}:${actual}/ (${kind}${how})`);
 });
 push.attach(server, app);
+// Flash clients (FlashSocket) ask for a socket policy as the first bytes on
+// this port: allow the page's own host (FLASH_DOMAINS, comma-separated).
+// A TLS port cannot see that plaintext request; see docs/guides/scaling.md.
+if (server instanceof Server) {
+  const domains = (process.env.FLASH_DOMAINS ?? 'localhost').split(',').filter(Boolean);
+  attachFlashPolicy(server, { domains });
+}
 
 let stopping = false;
 async function stop(signal: string): Promise<void> {

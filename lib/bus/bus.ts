@@ -68,6 +68,43 @@ export interface BusStats {
 export type MessageListener = (message: Message) => void;
 
 /**
+ * Live delivery on a channel skipped messages, or may have (a network bus;
+ * the in-memory bus never does):
+ * - `lost` — messages after the last one delivered are gone from history
+ *   (trimmed while this process could not follow, or the history itself was
+ *   lost); delivery goes on with the messages after `cursor`. A stream sends
+ *   its `reset` frame with `cursor`.
+ * - `interrupted` — live delivery stopped, or restarted at a position that
+ *   may be past messages still in history: re-read from your own position.
+ */
+export type LiveGap =
+  | { readonly kind: 'lost'; readonly cursor: string }
+  | { readonly kind: 'interrupted' };
+
+/** Told of a {@link LiveGap} on a subscribed channel. */
+export type GapListener = (gap: LiveGap) => void;
+
+/**
+ * A bus's health, for a `/health` or readiness route: `ready`; `degraded`
+ * (it works, but some channels cannot follow right now and retry); `down`
+ * (it cannot reach its backend: calls fail with 503); `closed`.
+ */
+export interface BusState {
+  readonly status: 'ready' | 'degraded' | 'down' | 'closed';
+}
+
+/** Options of {@link Bus.publish}. */
+export interface PublishOptions {
+  /**
+   * De-duplication: a publish with the key of a message stored on the same
+   * channel within the bus's idempotency window stores nothing and resolves
+   * to that message (a client retrying a publish that timed out sends the
+   * same key). 1 to 128 visible ASCII characters.
+   */
+  readonly idempotencyKey?: string;
+}
+
+/**
  * A message bus: publish, read after a cursor, subscribe to live messages.
  *
  * @example
@@ -86,9 +123,12 @@ export interface Bus {
    * 64 by default) is refused with `COMET_ERR_MESSAGE_INVALID` and nothing is
    * stored, so no accepted message can make a read of its channel fail.
    * @throws CometError `COMET_ERR_BUS_UNAVAILABLE` when the backend cannot take it
-   * now, `COMET_ERR_BUS_CLOSED` after {@link Bus.close}.
+   * now, `COMET_ERR_BUS_TIMEOUT` when it did not answer in time (the message
+   * may still have been stored: retry with the same `idempotencyKey`),
+   * `COMET_ERR_BUS_CLOSED` after {@link Bus.close},
+   * `COMET_ERR_IDEMPOTENCY_KEY_INVALID` for a key out of shape.
    */
-  publish(channel: string, data: unknown): Promise<Message>;
+  publish(channel: string, data: unknown, options?: PublishOptions): Promise<Message>;
 
   /**
    * Reads up to `limit` messages after `after` (see {@link ReadFrom}).
@@ -106,10 +146,11 @@ export interface Bus {
   readSync?(channel: string, after?: ReadFrom, limit?: number): ReadResult;
 
   /**
-   * Calls `listener` for each message published on `channel` from now on.
+   * Calls `listener` for each message published on `channel` from now on,
+   * and `onGap` when live delivery skipped (or may have skipped) messages.
    * Returns the unsubscribe function (idempotent).
    */
-  subscribe(channel: string, listener: MessageListener): () => void;
+  subscribe(channel: string, listener: MessageListener, onGap?: GapListener): () => void;
 
   /**
    * Orders two ids of one channel: negative when `a` comes before `b`, 0
@@ -128,9 +169,14 @@ export interface Bus {
    */
   stats?(): BusStats;
 
+  /**
+   * Optional: the bus's health (see {@link BusState}). A bus without it is
+   * in-process and always `ready` until closed.
+   */
+  state?(): BusState;
+
   /** Releases every resource; later publishes reject with `COMET_ERR_BUS_CLOSED`. */
   close(): Promise<void>;
-
 
   /**
    * Optional: installs the observer told of each publish's round trip to a
@@ -138,7 +184,6 @@ export interface Bus {
    */
   observe?(observer: BusObserver): void;
 }
-
 
 /** Told of bus events worth a histogram (see {@link Bus.observe}). */
 export interface BusObserver {

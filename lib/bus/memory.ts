@@ -17,6 +17,7 @@ import { CometError } from '../errors.js';
 import type { Bus, BusStats, Message, MessageListener, ReadFrom, ReadResult } from './bus.js';
 import { EARLIEST } from './bus.js';
 import { encodeData } from './encode-data.js';
+import { checkIdempotencyKey, IdempotencyMemo } from './idempotency.js';
 import { type Entry, Ledger, messageBytes } from './memory-ledger.js';
 
 const debug = debuglog('comet:bus');
@@ -381,9 +382,16 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
     return result;
   }
 
+  // Idempotency keys, for 10 minutes (at most 10,000 of them).
+  const idempotency = new IdempotencyMemo(600_000);
+
   return {
-    async publish(channel, data) {
+    async publish(channel, data, options) {
       check(channel);
+      const key = options?.idempotencyKey;
+      checkIdempotencyKey(key);
+      const seen = key === undefined ? undefined : idempotency.lookup(channel, key);
+      if (seen !== undefined) return seen;
       // Encoded now so that what cannot be encoded is refused, not stored.
       const encoded = encodeData(data, maxDepth);
       const state = stateOf(channel);
@@ -408,6 +416,7 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
       deliver(state, message, publishCount);
       forgetIfIdle(state);
       armExpiry();
+      if (key !== undefined) idempotency.remember(key, message);
       return message;
     },
 

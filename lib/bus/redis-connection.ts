@@ -2,6 +2,7 @@
  * Connection plumbing for the Redis bus: the reconnect backoff, waiting a
  * bounded time for a (re)connecting client, and closing without hanging.
  */
+import { TimeoutError } from 'redis';
 import { CometError } from '../errors.js';
 
 /** Exponential backoff with full jitter between reconnect attempts. */
@@ -89,8 +90,13 @@ export async function shutDown(client: Connectable, timeout: number): Promise<vo
   if (outcome === 'late' && client.isOpen) client.destroy();
 }
 
-/** Maps a failed Redis call to the bus's error: coded errors pass, the rest is "unavailable". */
+/**
+ * Maps a failed Redis call to the bus's error: coded errors pass, node-redis's
+ * own timeout is a timeout, the rest is "unavailable".
+ */
 export function toBusError(error: unknown): CometError {
   if (error instanceof CometError) return error;
-  return new CometError('COMET_ERR_BUS_UNAVAILABLE', undefined, { cause: error });
+  const timedOut = error instanceof TimeoutError;
+  const code = timedOut ? 'COMET_ERR_BUS_TIMEOUT' : 'COMET_ERR_BUS_UNAVAILABLE';
+  return new CometError(code, undefined, { cause: error });
 }

@@ -6,8 +6,8 @@
  * duplicate-free.
  */
 import { debuglog } from 'node:util';
-import type { MessageListener } from './bus.js';
-import { ChannelFollow, type ReadRange } from './redis-channel.js';
+import type { GapListener, MessageListener } from './bus.js';
+import { ChannelFollow, type FollowListener, type ReadRange } from './redis-channel.js';
 import type { ChannelKeys } from './redis-ids.js';
 
 const debug = debuglog('comet:redis');
@@ -26,26 +26,51 @@ export interface FollowerDeps {
   readonly readRange: ReadRange;
   /** Entries fetched per catch-up read. */
   readonly batch: number;
+  /** Backoff before the `attempt`-th retry of a failed call, ms. */
+  readonly retryDelay: (attempt: number) => number;
+}
+
+/** Counters of the live side, for `RedisBus.state()`. */
+export interface FollowerCounters {
+  /** Channels with local listeners. */
+  readonly channels: number;
+  /** Of those, channels whose last read or SUBSCRIBE failed (they retry). */
+  readonly failing: number;
+  /** Released channels whose UNSUBSCRIBE has not gone through yet (it retries). */
+  readonly leftovers: number;
+  /** Retries scheduled since the bus started. */
+  readonly retries: number;
 }
 
 /** The live side of one Redis bus: see the module comment. */
 export class RedisFollower {
   readonly #deps: FollowerDeps;
   readonly #follows = new Map<string, ChannelFollow>();
-  /** Released channels whose UNSUBSCRIBE could not be sent (connection down). */
+  /** Released channels whose UNSUBSCRIBE did not go through yet. */
   readonly #leftovers = new Set<ChannelFollow>();
+  readonly #timers = new Set<NodeJS.Timeout>();
   #listenerCount = 0;
+  #retries = 0;
+  readonly #schedule = (attempt: number, retry: () => void): void => {
+    this.#retries += 1;
+    const timer = setTimeout(() => {
+      this.#timers.delete(timer);
+      retry();
+    }, this.#deps.retryDelay(attempt));
+    timer.unref();
+    this.#timers.add(timer);
+  };
 
   constructor(deps: FollowerDeps) {
     this.#deps = deps;
   }
 
   /** Adds a local listener; the first one on a channel opens its subscription. */
-  add(channel: string, listener: MessageListener): () => void {
+  add(channel: string, listener: MessageListener, onGap?: GapListener): () => void {
     let follow = this.#follows.get(channel);
     if (!follow) {
       const { keysOf, readRange, batch } = this.#deps;
-      follow = new ChannelFollow(channel, keysOf(channel), readRange, batch);
+      follow = new ChannelFollow(channel, keysOf(channel), readRange, batch, this.#schedule);
       this.#follows.set(channel, follow);
       // The head read goes out now, on the command connection, ahead of any
       // publish this process makes after subscribe() returns: "from now" holds
@@ -54,8 +79,8 @@ export class RedisFollower {
       this.#subscribe(follow);
     }
     const entry = follow;
-    // A wrapper, so the same function subscribed twice counts (and is called) twice.
-    const own: MessageListener = (message) => listener(message);
+    // A new object, so the same function subscribed twice counts (and is called) twice.
+    const own: FollowListener = { message: listener, gap: onGap };
     entry.listeners.add(own);
     this.#listenerCount += 1;
     let active = true;
@@ -78,7 +103,20 @@ export class RedisFollower {
   subscriptionCount(): number {
     let count = 0;
     for (const follow of this.#follows.values()) if (follow.subscribed === 'yes') count += 1;
+    for (const follow of this.#leftovers) if (follow.subscribed === 'yes') count += 1;
     return count;
+  }
+
+  /** See {@link FollowerCounters}. */
+  counters(): FollowerCounters {
+    let failing = 0;
+    for (const follow of this.#follows.values()) if (follow.failing) failing += 1;
+    return {
+      channels: this.#follows.size,
+      failing,
+      leftovers: this.#leftovers.size,
+      retries: this.#retries,
+    };
   }
 
   /**
@@ -95,8 +133,10 @@ export class RedisFollower {
     }
   }
 
-  /** Drops every listener without talking to Redis (the connections are closing). */
+  /** Drops every listener and retry without talking to Redis (the connections are closing). */
   clear(): void {
+    for (const timer of this.#timers) clearTimeout(timer);
+    this.#timers.clear();
     for (const follow of this.#follows.values()) {
       follow.released = true;
       follow.listeners.clear();
@@ -119,27 +159,40 @@ export class RedisFollower {
     subscriber.subscribe(follow.keys.notify, follow.onNotify).then(
       () => {
         follow.subscribed = 'yes';
+        follow.subscribeFailures = 0;
         if (follow.released) this.#unsubscribe(follow);
         else follow.resume();
       },
       (error: unknown) => {
         follow.subscribed = 'no';
+        follow.subscribeFailures += 1;
         debug('subscribe %s failed: %s', follow.channel, String(error));
+        // While the connection is up, retry; after a reconnect resync() does.
+        this.#schedule(follow.subscribeFailures, () => this.#subscribe(follow));
       },
     );
   }
 
   #unsubscribe(follow: ChannelFollow): void {
     this.#leftovers.delete(follow);
-    if (!this.#deps.subscriber.isReady) {
-      this.#leftovers.add(follow);
-      return;
-    }
+    if (follow.subscribed !== 'yes') return;
+    // Until the UNSUBSCRIBE is confirmed (node-redis drops our listener only
+    // then, so a retry sends the command again).
+    this.#leftovers.add(follow);
+    if (!this.#deps.subscriber.isReady) return; // resync() sends it after the reconnect
     this.#deps.subscriber.unsubscribe(follow.keys.notify, follow.onNotify).then(
       () => {
         follow.subscribed = 'no';
+        follow.subscribeFailures = 0;
+        this.#leftovers.delete(follow);
       },
-      () => this.#leftovers.add(follow),
+      (error: unknown) => {
+        follow.subscribeFailures += 1;
+        debug('unsubscribe %s failed: %s', follow.channel, String(error));
+        this.#schedule(follow.subscribeFailures, () => {
+          if (this.#leftovers.has(follow)) this.#unsubscribe(follow);
+        });
+      },
     );
   }
 }

@@ -69,12 +69,26 @@ export function compareStreamIds(a: string, b: string): number {
   );
 }
 
-/** Orders two cursors of this bus; `undefined` for other epochs or shapes. */
+/**
+ * The epoch of a channel with no usable history yet (nothing published, or
+ * its history lost and nothing published since): never a {@link newEpoch}
+ * (those are 12 hex digits). Its one position, `0-0`, comes before every
+ * entry of whatever history the next publish starts.
+ */
+export const UNBORN_EPOCH = '0';
+
+/**
+ * Orders two cursors of this bus; `undefined` for other epochs or shapes,
+ * except that the unborn head comes before every id.
+ */
 export function compareCursors(a: string, b: string): number | undefined {
   const ma = CURSOR_SHAPE.exec(a);
   const mb = CURSOR_SHAPE.exec(b);
-  if (!ma || !mb || ma[1] !== mb[1]) return undefined;
-  return compareStreamIds(ma[2]!, mb[2]!);
+  if (!ma || !mb) return undefined;
+  if (ma[1] === mb[1]) return compareStreamIds(ma[2]!, mb[2]!);
+  if (ma[1] === UNBORN_EPOCH) return -1;
+  if (mb[1] === UNBORN_EPOCH) return 1;
+  return undefined;
 }
 
 /**

@@ -49,8 +49,44 @@ export interface RedisBusOptions {
   readonly maxDepth?: number;
   /** How long a call waits for a reconnecting Redis before it rejects, ms (default 1000). */
   readonly readyTimeout?: number;
-  /** Per-command timeout, ms (default 5000). */
+  /**
+   * Deadline of every call, ms (default 5000): a publish or read that Redis
+   * has not answered by then rejects with `COMET_ERR_BUS_TIMEOUT` (503), even
+   * when the command was already written (a stalled Redis). A publish that
+   * timed out may still have been stored: retry it with the same
+   * `idempotencyKey`.
+   */
   readonly commandTimeout?: number;
+  /**
+   * Most publish and read calls waiting for Redis at once (default 1000);
+   * past it, calls reject at once with `COMET_ERR_BUS_OVERLOADED` (503).
+   */
+  readonly maxPending?: number;
+  /**
+   * Most bytes of message data waiting for Redis at once (default 16 MiB);
+   * past it, publishes reject at once with `COMET_ERR_BUS_OVERLOADED` (503).
+   */
+  readonly maxPendingBytes?: number;
+  /**
+   * `PING` on each connection every this many ms (default 5000; 0 = never),
+   * so a dead peer or a half-open TCP connection is noticed.
+   */
+  readonly pingInterval?: number;
+  /**
+   * A connection with no traffic for this many ms is dropped and reconnected
+   * (default 15000; 0 = never). With the ping, no traffic means Redis stopped
+   * answering.
+   */
+  readonly socketTimeout?: number;
+  /**
+   * Idle channels' keys expire after this many ms without a publish
+   * (default 7 days; 0 = never), so abandoned rooms do not stay in Redis.
+   * An expired channel starts a new history: a cursor from before reads as a
+   * gap.
+   */
+  readonly channelTtl?: number;
+  /** How long an `idempotencyKey` is remembered, ms (default 10 minutes). */
+  readonly idempotencyWindow?: number;
   /** Connect timeout of the clients the bus creates, ms (default 5000). */
   readonly connectTimeout?: number;
   /** Backoff between reconnect attempts of the clients the bus creates. */

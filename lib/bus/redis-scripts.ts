@@ -2,17 +2,20 @@
  * The two Lua scripts behind the Redis bus, and how their replies are read.
  *
  * Both run atomically in Redis, so a stream never exists without its epoch:
- * `ensure()` (shared by both) creates the meta hash on first use and, when the
- * stream is missing although the meta says messages were added (the history
- * was lost while the meta survived), starts a new epoch. FLUSHALL removes both
- * keys, so the next publish or read starts a new epoch as well; either way an
- * old cursor names an epoch that no longer exists and reads as a gap. A
- * caller also passes the highest id it has seen in the current epoch (its
- * "floor"): a meta whose last id is below it went back in time (Redis
- * restored from an older snapshot, a failover to a replica that lagged), and
- * `ensure()` starts a new epoch with a fresh history, as for a lost stream,
- * so a reader whose cursor precedes the lost messages gets a gap instead of
- * skipping them (and a follower does not replay what is left as new).
+ * the publish script creates the meta hash on first use and, when the stream
+ * is missing although the meta says messages were added (the history was
+ * lost while the meta survived, or the keys expired after `channelTtl`),
+ * starts a new epoch. FLUSHALL removes both keys, so the next publish starts
+ * a new epoch as well; either way an old cursor names an epoch that no longer
+ * exists and reads as a gap. A caller also passes the highest id it has seen
+ * in the current epoch (its "floor"): a meta whose last id is below it went
+ * back in time (Redis restored from an older snapshot, a failover to a
+ * replica that lagged), and the publish starts a new epoch with a fresh
+ * history, as for a lost stream, so a reader whose cursor precedes the lost
+ * messages gets a gap instead of skipping them (and a follower does not
+ * replay what is left as new). The read script never writes: until such a
+ * publish, the channel reads as the empty history of {@link UNBORN_EPOCH}
+ * (so reads of rooms nobody publishes to create no keys).
  *
  * Every entry stores `p`, the id of the entry added just before it, chaining
  * the history. Every cursor the bus issues is in that chain (a message id, or
@@ -22,10 +25,11 @@
  * a replica that missed it). A cursor beyond the head is a gap too.
  */
 import { createHash } from 'node:crypto';
+import { CometError } from '../errors.js';
 import type { Message } from './bus.js';
-import { type ChannelKeys, formatCursor } from './redis-ids.js';
+import { formatCursor, UNBORN_EPOCH } from './redis-ids.js';
 
-const ENSURE = `
+const CMP = `
 local function cmpnum(a, b)
   if #a ~= #b then return #a < #b and -1 or 1 end
   if a == b then return 0 end
@@ -38,24 +42,43 @@ local function cmp(a, b)
   if c ~= 0 then return c end
   return cmpnum(as, bs)
 end
-local function ensure(stream, meta, candidate, floorEpoch, floorId)
+-- The channel's epoch and last id when its history is usable as it stands, else nil:
+-- no meta yet, the stream lost while the meta says messages were added, or the meta
+-- gone back below the caller's floor.
+local function current(stream, meta, floorEpoch, floorId)
   local m = redis.call('HMGET', meta, 'e', 'l')
   local back = floorEpoch ~= '' and m[1] == floorEpoch and m[2] and cmp(m[2], floorId) < 0
   if m[1] and m[2] and not back and (m[2] == '0-0' or redis.call('EXISTS', stream) == 1) then
     return m[1], m[2]
   end
-  redis.call('DEL', stream)
-  redis.call('HSET', meta, 'e', candidate, 'l', '0-0')
-  return candidate, '0-0'
+  return nil, nil
 end
 `;
 
 /**
- * KEYS: stream, meta. ARGV: candidate epoch, data JSON, time, maxLen, maxAge ms, '~' or '=',
- * notify channel, floor epoch, floor id.
+ * KEYS: stream, meta, idempotency key. ARGV: candidate epoch, data JSON, time, maxLen,
+ * maxAge ms, '~' or '=', notify channel, floor epoch, floor id, channel TTL ms ('' = none),
+ * idempotency window ms ('' = no key).
+ *
+ * Declares its flags (none: no `allow-oom`), so a Redis over `maxmemory` with
+ * `noeviction` refuses the whole script before it runs, for a new channel too (an
+ * undeclared script is checked only at its first write, and `DEL` passes).
  */
-const PUBLISH = `${ENSURE}
-local e, last = ensure(KEYS[1], KEYS[2], ARGV[1], ARGV[8], ARGV[9])
+const PUBLISH = `#!lua
+${CMP}
+if ARGV[11] ~= '' then
+  local seen = redis.call('GET', KEYS[3])
+  if seen then
+    local se, sid, st = string.match(seen, '^([^\\n]*)\\n([^\\n]*)\\n(.*)$')
+    if se then return {se, sid, 1, st} end
+  end
+end
+local e, last = current(KEYS[1], KEYS[2], ARGV[8], ARGV[9])
+if not e then
+  e, last = ARGV[1], '0-0'
+  redis.call('DEL', KEYS[1])
+  redis.call('HSET', KEYS[2], 'e', e, 'l', last)
+end
 local args = {'XADD', KEYS[1]}
 if ARGV[4] ~= '' then
   args[#args + 1] = 'MAXLEN'; args[#args + 1] = ARGV[6]; args[#args + 1] = ARGV[4]
@@ -71,28 +94,41 @@ if ARGV[5] ~= '' then
   if floor > 0 then redis.call('XTRIM', KEYS[1], 'MINID', ARGV[6], string.format('%d', floor)) end
 end
 redis.call('HSET', KEYS[2], 'l', id)
+if ARGV[10] ~= '' then
+  redis.call('PEXPIRE', KEYS[1], ARGV[10])
+  redis.call('PEXPIRE', KEYS[2], ARGV[10])
+end
+if ARGV[11] ~= '' then
+  redis.call('SET', KEYS[3], e .. '\\n' .. id .. '\\n' .. ARGV[3], 'PX', ARGV[11])
+end
 redis.call('PUBLISH', ARGV[7], e .. '\\n' .. id .. '\\n' .. last .. '\\n' .. ARGV[3] .. '\\n' .. ARGV[2])
-return {e, id}
+return {e, id, 0, ARGV[3]}
 `;
 
 /**
- * KEYS: stream, meta. ARGV: candidate epoch, mode (now|earliest|after), epoch, after, count,
- * lenient ('1': skip the chain checks, for a follower resuming after a gap), floor epoch,
+ * KEYS: stream, meta. ARGV: mode (now|earliest|after), epoch, after, count, floor epoch,
  * floor id.
+ *
+ * Writes nothing: a channel without a usable history reads as the empty history of
+ * {@link UNBORN_EPOCH}, whose only position, `0-0`, comes before every entry of
+ * whatever epoch the next publish starts (a read after it reads that history from its
+ * start, with the usual gap check).
  */
-const READ = `${ENSURE}
-local e, last = ensure(KEYS[1], KEYS[2], ARGV[1], ARGV[7], ARGV[8])
-local mode, after = ARGV[2], ARGV[4]
+const READ = `${CMP}
+local e, last = current(KEYS[1], KEYS[2], ARGV[5], ARGV[6])
+if not e then e, last = '${UNBORN_EPOCH}', '0-0' end
+local mode, epoch, after = ARGV[1], ARGV[2], ARGV[3]
 if mode == 'now' then return {e, last, 0, {}} end
 local from = '-'
 if mode == 'after' then
-  if ARGV[3] ~= e then return {e, last, 1, {}} end
+  if epoch == '${UNBORN_EPOCH}' and after == '0-0' then epoch = e end
+  if epoch ~= e then return {e, last, 1, {}} end
   if after == last then return {e, last, 0, {}} end
-  if ARGV[6] ~= '1' and cmp(after, last) > 0 then return {e, last, 1, {}} end
+  if cmp(after, last) > 0 then return {e, last, 1, {}} end
   from = '(' .. after
 end
-local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', tonumber(ARGV[5]))
-if mode == 'after' and ARGV[6] ~= '1' then
+local entries = redis.call('XRANGE', KEYS[1], from, '+', 'COUNT', tonumber(ARGV[4]))
+if mode == 'after' then
   local first = entries[1]
   if not first then return {e, last, 1, {}} end
   local fields = first[2]
@@ -124,23 +160,53 @@ export interface CommandSender {
 }
 
 /**
- * Runs `lua` by SHA, loading it with EVAL when Redis does not know it yet
- * (first use, or after a restart or `SCRIPT FLUSH`).
+ * Runs `lua` by SHA over `keys`, loading it with EVAL when Redis does not know
+ * it yet (first use, or after a restart or `SCRIPT FLUSH`). Rejects with
+ * `COMET_ERR_BUS_TIMEOUT` when no answer came within `timeout` ms in all: a
+ * deadline of its own, because node-redis drops a command's timeout once the
+ * command is written to the socket (a stalled Redis would hold it for the
+ * whole stall). The script may still run after that. `track` is given the
+ * command itself, which settles when Redis answers or the connection drops.
  */
-export async function runScript(
+export function runScript(
   client: CommandSender,
   lua: LuaScript,
-  keys: ChannelKeys,
+  keys: readonly string[],
   args: readonly string[],
   timeout: number,
+  track?: (command: Promise<unknown>) => void,
 ): Promise<unknown> {
-  const tail = ['2', keys.stream, keys.meta, ...args];
-  try {
-    return await client.sendCommand(['EVALSHA', lua.sha, ...tail], { timeout });
-  } catch (error) {
-    if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-    return await client.sendCommand(['EVAL', lua.source, ...tail], { timeout });
-  }
+  const tail = [String(keys.length), ...keys, ...args];
+  const run = async () => {
+    try {
+      return await client.sendCommand(['EVALSHA', lua.sha, ...tail], { timeout });
+    } catch (error) {
+      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
+      return await client.sendCommand(['EVAL', lua.source, ...tail], { timeout });
+    }
+  };
+  const command = run();
+  // The caller may count it until Redis really answers (or the connection
+  // drops), past the deadline: node-redis still holds it until then.
+  track?.(command);
+  return withDeadline(command, timeout);
+}
+
+/** `work`, or a `COMET_ERR_BUS_TIMEOUT` rejection after `ms`; a late rejection is swallowed. */
+export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new CometError('COMET_ERR_BUS_TIMEOUT')), ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** The decoded reply of {@link readScript}. */
@@ -188,10 +254,25 @@ export function decodeRange(channel: string, reply: unknown): RangeReply {
   };
 }
 
-/** Decodes a {@link publishScript} reply: the epoch and the new stream id. */
-export function decodePublish(reply: unknown): { epoch: string; streamId: string } {
-  if (!Array.isArray(reply) || reply.length !== 2) throw unexpected();
-  return { epoch: toText(reply[0]), streamId: toText(reply[1]) };
+/** The decoded reply of {@link publishScript}. */
+export interface PublishReply {
+  readonly epoch: string;
+  readonly streamId: string;
+  /** The idempotency key was seen: this is the message stored the first time. */
+  readonly duplicate: boolean;
+  /** `Message.time` of the stored message. */
+  readonly time: number;
+}
+
+/** Decodes a {@link publishScript} reply. */
+export function decodePublish(reply: unknown): PublishReply {
+  if (!Array.isArray(reply) || reply.length !== 4) throw unexpected();
+  return {
+    epoch: toText(reply[0]),
+    streamId: toText(reply[1]),
+    duplicate: Number(reply[2]) === 1,
+    time: Number(toText(reply[3])),
+  };
 }
 
 /** A decoded Pub/Sub wake-up: `epoch \n id \n previous id \n time \n data JSON`. */

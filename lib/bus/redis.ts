@@ -20,19 +20,34 @@
  *
  * Outages: both connections reconnect with exponential backoff and full
  * jitter; on each reconnect every active channel is re-read from the last id
- * it delivered, so listeners see no gap. The offline queue is disabled:
- * publishes and reads wait at most `readyTimeout` ms for a reconnecting Redis,
- * then reject with `COMET_ERR_BUS_UNAVAILABLE` (503).
+ * it delivered, so listeners see no gap. A read or (UN)SUBSCRIBE that fails
+ * while connected (BUSY, LOADING) is retried with the same backoff. The
+ * offline queue is disabled: publishes and reads wait at most `readyTimeout`
+ * ms for a reconnecting Redis, then reject with `COMET_ERR_BUS_UNAVAILABLE`
+ * (503); every call has a deadline of `commandTimeout` ms in all
+ * (`COMET_ERR_BUS_TIMEOUT`, 503), a ping and a socket timeout notice a dead
+ * peer, and the calls waiting at once are bounded (`COMET_ERR_BUS_OVERLOADED`).
  */
 
 import { debuglog } from 'node:util';
 import { createClient } from 'redis';
-import { CometError } from '../errors.js';
-import { type Bus, EARLIEST, type Message, type ReadFrom, type ReadResult } from './bus.js';
+import { CometError, isCometError } from '../errors.js';
+import {
+  type Bus,
+  type BusObserver,
+  type BusState,
+  type BusStats,
+  EARLIEST,
+  type Message,
+  type PublishOptions,
+  type ReadFrom,
+  type ReadResult,
+} from './bus.js';
 import { encodeData } from './encode-data.js';
+import { checkIdempotencyKey } from './idempotency.js';
 import type { RangeRequest } from './redis-channel.js';
 import { fullJitterBackoff, readyGate, shutDown, toBusError } from './redis-connection.js';
-import { RedisFollower } from './redis-follower.js';
+import { type FollowerCounters, RedisFollower } from './redis-follower.js';
 import {
   channelKeys,
   compareCursors,
@@ -40,6 +55,7 @@ import {
   formatCursor,
   newEpoch,
   parseCursor,
+  UNBORN_EPOCH,
 } from './redis-ids.js';
 import { count, type RedisBusClient, type RedisBusOptions } from './redis-options.js';
 import {
@@ -59,8 +75,26 @@ const MAX_FLOORS = 10_000;
 export type { ReconnectOptions } from './redis-connection.js';
 export type { RedisBusClient, RedisBusOptions } from './redis-options.js';
 
+/** What {@link RedisBus.state} reports. */
+export interface RedisBusState extends BusState, FollowerCounters {
+  /**
+   * `ready`: both connections up and no channel failing; `degraded`: up, but
+   * some channels cannot follow right now, or an UNSUBSCRIBE waits for its
+   * retry; `down`: a connection is reconnecting; `closed`: after `close()`.
+   */
+  readonly status: BusState['status'];
+  /** Publish and read calls waiting for Redis now. */
+  readonly pending: number;
+  /** Bytes of message data waiting for Redis now (until Redis answers, past a deadline). */
+  readonly pendingBytes: number;
+}
+
 /** A {@link Bus} over Redis, with counters for tests and benchmarks. */
 export interface RedisBus extends Bus {
+  /** The bus's health, for a `/health` or readiness route (see {@link RedisBusState}). */
+  state(): RedisBusState;
+  /** Publish, reconnect and failure counts, and the Redis subscriptions (for the metrics). */
+  stats(): BusStats;
   /** Local listeners on `channel`, or on every channel. */
   subscriberCount(channel?: string): number;
   /** Redis Pub/Sub subscriptions this bus holds: one per channel with local listeners. */
@@ -106,6 +140,13 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
   const maxDepth = count(options.maxDepth, 64, 'maxDepth', 1);
   const readyTimeout = count(options.readyTimeout, 1000, 'readyTimeout', 0);
   const commandTimeout = count(options.commandTimeout, 5000, 'commandTimeout', 1);
+  const maxPending = count(options.maxPending, 1000, 'maxPending', 1);
+  const maxPendingBytes = count(options.maxPendingBytes, 16 * 1024 * 1024, 'maxPendingBytes', 1);
+  const pingInterval = count(options.pingInterval, 5000, 'pingInterval', 0);
+  const socketTimeout = count(options.socketTimeout, 15_000, 'socketTimeout', 0);
+  const channelTtl = count(options.channelTtl, 7 * 24 * 3600 * 1000, 'channelTtl', 0);
+  const idempotencyWindow = count(options.idempotencyWindow, 600_000, 'idempotencyWindow', 1);
+  const backoff = fullJitterBackoff(options.reconnect);
   const trim = [maxLen > 0 ? String(maxLen) : '', maxAge > 0 ? String(maxAge) : ''];
   const trimOp = options.exactTrim ? '=' : '~';
   const now = options.now ?? Date.now;
@@ -118,9 +159,11 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
       url: options.url ?? 'redis://127.0.0.1:6379',
       name,
       disableOfflineQueue: true,
+      ...(pingInterval > 0 ? { pingInterval } : {}),
       socket: {
         connectTimeout: count(options.connectTimeout, 5000, 'connectTimeout', 1),
-        reconnectStrategy: fullJitterBackoff(options.reconnect),
+        reconnectStrategy: backoff,
+        ...(socketTimeout > 0 ? { socketTimeout } : {}),
       },
     });
   const subscriber = client.duplicate({ disableOfflineQueue: true, name: `${name}:sub` });
@@ -134,6 +177,7 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
   // a channel pushed out only loses that check.
   const floors = new Map<string, { epoch: string; id: string }>();
   function raiseFloor(channel: string, epoch: string, id: string): void {
+    if (epoch === UNBORN_EPOCH) return; // nothing to go back from; keep what we knew
     const floor = floors.get(channel);
     if (floor !== undefined && floor.epoch === epoch && compareStreamIds(id, floor.id) <= 0) return;
     floors.delete(channel);
@@ -145,19 +189,24 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
     return floor === undefined ? ['', ''] : [floor.epoch, floor.id];
   };
 
-  async function readRange(channel: string, request: RangeRequest): Promise<RangeReply> {
+  async function readRange(
+    channel: string,
+    request: RangeRequest,
+    track?: (command: Promise<unknown>) => void,
+  ): Promise<RangeReply> {
     await commandsReady(readyTimeout);
     const args =
       request.kind === 'after'
-        ? ['after', request.epoch, request.after, String(request.limit), request.lenient ? '1' : '']
-        : [request.kind, '', '', request.kind === 'now' ? '0' : String(request.limit), ''];
-    const keys = channelKeys(prefix, channel);
+        ? ['after', request.epoch, request.after, String(request.limit)]
+        : [request.kind, '', '', request.kind === 'now' ? '0' : String(request.limit)];
+    const { stream, meta } = channelKeys(prefix, channel);
     const reply = await runScript(
       client,
       readScript,
-      keys,
-      [newEpoch(), ...args, ...floorArgs(channel)],
+      [stream, meta],
+      [...args, ...floorArgs(channel)],
       commandTimeout,
+      track,
     );
     const range = decodeRange(channel, reply);
     raiseFloor(channel, range.epoch, range.head);
@@ -169,12 +218,25 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
     keysOf: (channel) => channelKeys(prefix, channel),
     readRange,
     batch: defaultReadLimit,
+    // Backoff for calls that failed while connected, at least 50 ms apart.
+    retryDelay: (attempt) => 50 + backoff(attempt),
   });
+  // Counts for `stats()` (the Prometheus metrics read them at scrape time).
+  let publishes = 0;
+  let publishedBytes = 0;
+  let reconnects = 0;
+  let commandsFailed = 0;
+  let observer: BusObserver | undefined;
   const onError = (error: unknown) => debug('redis connection: %s', String(error));
   const onReady = () => follower.resync();
+  const onReconnecting = () => {
+    reconnects += 1;
+    debug('reconnecting');
+  };
   for (const connection of [client, subscriber]) {
     connection.on('error', onError);
     connection.on('ready', onReady);
+    connection.on('reconnecting', onReconnecting);
   }
   if (!client.isOpen) client.connect().catch(onError);
   subscriber.connect().catch(onError);
@@ -183,6 +245,34 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
     if (closed) throw new CometError('COMET_ERR_BUS_CLOSED');
     if (typeof channel !== 'string' || channel.length === 0 || channel.length > maxChannelLength) {
       throw new CometError('COMET_ERR_CHANNEL_INVALID');
+    }
+  }
+
+  // Calls waiting for Redis, bounded (a stalled Redis must not grow the heap).
+  // A call counts until its command settles, even after its deadline:
+  // node-redis holds the command (and its data) until Redis answers or the
+  // connection drops (the socket timeout sees to that).
+  let pending = 0;
+  let pendingBytes = 0;
+  type Track = (command: Promise<unknown>) => void;
+  async function bounded<T>(bytes: number, call: (track: Track) => Promise<T>): Promise<T> {
+    if (pending >= maxPending || pendingBytes + bytes > maxPendingBytes) {
+      throw new CometError('COMET_ERR_BUS_OVERLOADED');
+    }
+    pending += 1;
+    pendingBytes += bytes;
+    const release = () => {
+      pending -= 1;
+      pendingBytes -= bytes;
+    };
+    let command: Promise<unknown> | undefined;
+    try {
+      return await call((sent) => {
+        command = sent;
+      });
+    } finally {
+      if (command === undefined) release();
+      else command.then(release, release);
     }
   }
 
@@ -199,22 +289,42 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
   }
 
   return {
-    async publish(channel, data): Promise<Message> {
+    async publish(channel, data, publishOptions?: PublishOptions): Promise<Message> {
       check(channel);
+      const key = publishOptions?.idempotencyKey;
+      checkIdempotencyKey(key);
+      // Full already: refuse before encoding (a burst during a stall).
+      if (pending >= maxPending || pendingBytes >= maxPendingBytes) {
+        throw new CometError('COMET_ERR_BUS_OVERLOADED');
+      }
       // Refused here, before Redis, when it could not be encoded again on a read.
       const json = encodeData(data, maxDepth);
       const time = now();
-      const keys = channelKeys(prefix, channel);
-      const args = [newEpoch(), json, String(time), trim[0]!, trim[1]!, trimOp, keys.notify];
+      const { stream, meta, notify } = channelKeys(prefix, channel);
+      const keys = [stream, meta, `${stream.slice(0, -':stream'.length)}:idem:${key ?? ''}`];
+      const ttl = channelTtl > 0 ? String(channelTtl) : '';
+      const window = key === undefined ? '' : String(idempotencyWindow);
+      const args = [newEpoch(), json, String(time), trim[0]!, trim[1]!, trimOp, notify];
+      const bytes = Buffer.byteLength(json);
+      const started = performance.now();
       try {
-        await commandsReady(readyTimeout);
-        args.push(...floorArgs(channel));
-        const reply = await runScript(client, publishScript, keys, args, commandTimeout);
-        const { epoch, streamId } = decodePublish(reply);
-        raiseFloor(channel, epoch, streamId);
-        return { id: formatCursor(epoch, streamId), channel, data, time };
+        const message = await bounded(bytes, async (track) => {
+          await commandsReady(readyTimeout);
+          args.push(...floorArgs(channel), ttl, window);
+          const reply = await runScript(client, publishScript, keys, args, commandTimeout, track);
+          const stored = decodePublish(reply);
+          raiseFloor(channel, stored.epoch, stored.streamId);
+          const id = formatCursor(stored.epoch, stored.streamId);
+          return { id, channel, data, time: stored.time };
+        });
+        publishes += 1;
+        publishedBytes += bytes;
+        observer?.publish((performance.now() - started) / 1000);
+        return message;
       } catch (error) {
-        throw closed ? new CometError('COMET_ERR_BUS_CLOSED') : toBusError(error);
+        if (closed) throw new CometError('COMET_ERR_BUS_CLOSED');
+        commandsFailed += 1;
+        throw toBusError(error);
       }
     },
 
@@ -230,21 +340,48 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
         request = { kind: 'after', epoch, after: streamId, limit };
       }
       try {
-        return toResult(await readRange(channel, request), after);
+        const range = await bounded(0, (track) => readRange(channel, request, track));
+        return toResult(range, after);
       } catch (error) {
-        throw closed ? new CometError('COMET_ERR_BUS_CLOSED') : toBusError(error);
+        if (closed) throw new CometError('COMET_ERR_BUS_CLOSED');
+        if (!isCometError(error) || error.status >= 500) commandsFailed += 1;
+        throw toBusError(error);
       }
     },
 
-    subscribe(channel, listener) {
+    subscribe(channel, listener, onGap) {
       check(channel);
-      return follower.add(channel, listener);
+      return follower.add(channel, listener, onGap);
     },
 
     compareIds: compareCursors,
 
     subscriberCount: (channel) => follower.listenerCount(channel),
     redisSubscriptionCount: () => follower.subscriptionCount(),
+
+    state() {
+      const counters = follower.counters();
+      let status: RedisBusState['status'] = 'ready';
+      if (closed) status = 'closed';
+      else if (!client.isReady || !subscriber.isReady) status = 'down';
+      else if (counters.failing > 0 || counters.leftovers > 0) status = 'degraded';
+      return { status, pending, pendingBytes, ...counters };
+    },
+
+    stats() {
+      return {
+        publishes,
+        publishedBytes,
+        subscriptions: follower.subscriptionCount(),
+        reconnects,
+        // Calls that failed, and the follower's failed reads and SUBSCRIBEs (each retried).
+        commandsFailed: commandsFailed + follower.counters().retries,
+      };
+    },
+
+    observe(next) {
+      observer = next;
+    },
 
     async ready(timeout = 5000) {
       await Promise.all([commandsReady(timeout), subscriberReady(timeout)]);
@@ -258,6 +395,7 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
         if (!owned) {
           client.off('error', onError);
           client.off('ready', onReady);
+          client.off('reconnecting', onReconnecting);
         }
         await Promise.all([
           shutDown(subscriber, commandTimeout),

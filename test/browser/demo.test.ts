@@ -154,7 +154,20 @@ describeBrowser('browser client and refusals', chromium, () => {
     await page.waitForFunction('window.statuses.some((s) => s.kind === "refused")');
     await settle();
     const seen = await record(page);
-    expect(seen.statuses.at(-1)).toEqual({ kind: 'refused', transport: 'jsonp', status: 403 });
+    expect(seen.statuses.at(-1)).toMatchObject({
+      kind: 'refused',
+      transport: 'jsonp',
+      status: 403,
+    });
+    // The app hears it through onError too, with the server's code.
+    expect(seen.errors).toEqual([
+      {
+        transport: 'jsonp',
+        status: 403,
+        code: expect.stringMatching(/^COMET_ERR_/),
+        message: expect.any(String),
+      },
+    ]);
     expect(seen.statuses.some((s) => s.kind === 'fallback' || s.kind === 'open')).toBe(false);
   });
 });

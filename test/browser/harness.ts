@@ -117,7 +117,8 @@ export async function launchChromium(): Promise<Browser> {
 
 /**
  * The test page: loads the ES module build and exposes `start(url, options)`, which
- * subscribes and records what arrives in `window.received` / `statuses` / `resets`.
+ * subscribes and records what arrives in `window.received` / `statuses` / `resets` /
+ * `errors`.
  */
 export const clientTestPage = `<!doctype html>
 <html><head><meta charset="utf-8"><title>koa-comet browser test</title></head>
@@ -126,12 +127,14 @@ import { subscribe } from '/comet/koa-comet.js';
 window.received = [];
 window.statuses = [];
 window.resets = [];
+window.errors = [];
 window.start = (url, options) => {
   window.subscription = subscribe(url, {
     ...options,
     onMessage: (m) => window.received.push(m),
     onStatus: (s) => window.statuses.push(s),
     onReset: (r) => window.resets.push(r),
+    onError: (e) => window.errors.push(e),
   });
 };
 window.ready = true;
@@ -164,7 +167,8 @@ export async function closeServer(server: Server | undefined): Promise<void> {
 export interface PageRecord {
   received: { id: string; channel: string; data: unknown }[];
   statuses: { kind: string; transport?: string; status?: number; reason?: string }[];
-  resets: { cursor: string | null }[];
+  resets: { cursor: string | null; previousCursor?: string | null }[];
+  errors: { status: number; code: string | null; message: string | null; transport: string }[];
 }
 
 /** Opens the test page and subscribes with `options` (all JSON). */
@@ -186,7 +190,7 @@ export async function startClient(
 /** Reads what the page recorded so far. */
 export function record(page: Page): Promise<PageRecord> {
   return page.evaluate(
-    '({ received: window.received, statuses: window.statuses, resets: window.resets })',
+    '({ received: window.received, statuses: window.statuses, resets: window.resets, errors: window.errors })',
   );
 }
 

@@ -255,7 +255,9 @@ whenMet(redisServer, () => {
           gap: true,
         });
       }
-      expect((await follower.read('quiet', emptyHead)).gap).toBe(true);
+      // Read before anything was published there (no keys, "unborn"): every
+      // message published since, nothing was before it to lose.
+      expect((await follower.read('quiet', emptyHead)).messages.map((m) => m.data)).toEqual(['q']);
       await waitFor(() => got.length === 4);
       expect(got.map((m) => m.id)).toEqual([...old, ...fresh].map((m) => m.id));
     });
@@ -285,11 +287,9 @@ whenMet(redisServer, () => {
 
       const head = sent[2]!.id;
       for (const lost of [sent[3]!, sent[4]!]) {
-        expect(await follower.read('lag', lost.id)).toEqual({
-          messages: [],
-          cursor: head,
-          gap: true,
-        });
+        // A gap; its head is the replica's (3), or the unborn head when this
+        // process's floor already knows the history went back.
+        expect(await follower.read('lag', lost.id)).toMatchObject({ messages: [], gap: true });
       }
       // The publisher had seen 5: its next publish finds the history went
       // back and starts a new epoch, so a reader at the replica's head (3),
@@ -392,7 +392,7 @@ whenMet(redisServer, () => {
         offB();
         expect(a.subscriberCount()).toBe(0);
         await waitFor(async () => (await numsub('faults:{fan}:notify')) === 0);
-        expect(a.redisSubscriptionCount()).toBe(0);
+        await waitFor(() => a.redisSubscriptionCount() === 0);
       } finally {
         await control.close();
       }
@@ -418,14 +418,15 @@ whenMet(redisServer, () => {
         const calls = new Map(
           [...stats.matchAll(/^cmdstat_([\w|]+):calls=(\d+)/gm)].map((m) => [m[1]!, Number(m[2])]),
         );
-        // One EVALSHA per publish (HMGET, EXISTS, XADD, HSET, PUBLISH run inside
-        // it); followers in step with the wake-ups read nothing.
+        // One EVALSHA per publish (HMGET, EXISTS, XADD, HSET, PEXPIRE x 2 for
+        // channelTtl, PUBLISH run inside it); followers in step with the
+        // wake-ups read nothing.
         expect(calls.get('evalsha')).toBe(40);
         expect(calls.get('xrange') ?? 0).toBe(0);
         calls.delete('info');
         calls.delete('config|resetstat');
         const total = [...calls.values()].reduce((sum, n) => sum + n, 0);
-        expect(total / 40).toBeLessThanOrEqual(6);
+        expect(total / 40).toBeLessThanOrEqual(8);
       } finally {
         await control.close();
       }
