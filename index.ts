@@ -51,6 +51,7 @@ export {
   errorCatalog,
   isCometError,
 } from './lib/errors.js';
+export { escapeHtml, html } from './lib/html.js';
 export {
   createTimerWheel,
   type TimerHandle,
@@ -73,10 +74,12 @@ export {
   type Authorize,
   type ChannelHandler,
   type Channels,
+  type CometRoute,
   type LongPollOptions,
   longpoll,
   type PollOptions,
   poll,
+  type RouteDecorator,
   type RouteOptions,
   type StreamOptions,
   stream,

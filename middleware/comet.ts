@@ -16,7 +16,7 @@ import { longPollHandler, pollHandler } from './batch-routes.js';
 import { channelResolver } from './channels.js';
 import { type ServeClientOptions, serveClient } from './client-assets.js';
 import { type CorsOptions, createCorsPolicy } from './cors.js';
-import { type Authorize, routesOf } from './decorators.js';
+import { type Authorize, type CometRoute, type RouteDefinition, routesOf } from './decorators.js';
 import { attachDirect } from './direct.js';
 import { renderError } from './render-error.js';
 import type { RouteServices } from './route-services.js';
@@ -30,6 +30,12 @@ export interface CometOptions {
   bus: Bus;
   /** Controller classes (instantiated with no arguments) or instances with decorated methods. */
   controllers?: readonly object[];
+  /**
+   * Routes declared without decorators (plain JavaScript), e.g.
+   * `[longpoll('/rooms/:room/messages', (ctx) => `room:${ctx.params.room}`)]`;
+   * mounted after the controllers' routes, with the same options.
+   */
+  routes?: readonly CometRoute[];
   /** A path prefix for every decorated route, e.g. `/api`. */
   prefix?: string;
   /** Cross-origin readers; default same origin only. */
@@ -184,28 +190,49 @@ function buildRouter(options: CometOptions, services: RouteServices) {
   // The batch routes again, for direct dispatch (see direct.ts).
   const direct = new Router(options.prefix ? { prefix: options.prefix } : {});
   const upgrades = new Map<unknown, StreamUpgrade>();
+  for (const [instance, route] of declaredRoutes(options)) {
+    const channelsOf = channelResolver(instance, route, options.authorize);
+    if (route.kind !== 'stream') {
+      const handler =
+        route.kind === 'poll'
+          ? pollHandler(services, route.options, channelsOf)
+          : longPollHandler(services, route.options, channelsOf);
+      router.get(route.path, handler);
+      direct.get(route.path, handler);
+    } else {
+      const handler = streamHandler(services, route.options, channelsOf);
+      router.get(route.path, handler);
+      const upgrade = streamUpgradeHandler(services, route.options, channelsOf);
+      if (upgrade) upgrades.set(handler, upgrade);
+    }
+  }
+  return { router, direct, upgrades };
+}
+
+/** Every route with the object its handler is called on: controllers', then `routes`. */
+function* declaredRoutes(
+  options: CometOptions,
+): Generator<[Record<PropertyKey, unknown>, RouteDefinition]> {
   for (const controller of options.controllers ?? []) {
     const instance = (
       typeof controller === 'function' ? new (controller as new () => object)() : controller
     ) as Record<PropertyKey, unknown>;
-    for (const route of routesOf(controller)) {
-      const channelsOf = channelResolver(instance, route, options.authorize);
-      if (route.kind !== 'stream') {
-        const handler =
-          route.kind === 'poll'
-            ? pollHandler(services, route.options, channelsOf)
-            : longPollHandler(services, route.options, channelsOf);
-        router.get(route.path, handler);
-        direct.get(route.path, handler);
-      } else {
-        const handler = streamHandler(services, route.options, channelsOf);
-        router.get(route.path, handler);
-        const upgrade = streamUpgradeHandler(services, route.options, channelsOf);
-        if (upgrade) upgrades.set(handler, upgrade);
-      }
-    }
+    for (const route of routesOf(controller)) yield [instance, route];
   }
-  return { router, direct, upgrades };
+  for (const route of options.routes ?? []) {
+    if (typeof route !== 'object' || route === null || typeof route.handler !== 'function') {
+      throw new CometError(
+        'COMET_ERR_OPTIONS_INVALID',
+        'routes: each entry is poll/longpoll/stream(path, [options,] handler)',
+      );
+    }
+    const { kind, path, options: routeOptions, handler } = route;
+    // A one-method holder, so plain routes resolve channels as decorated ones do.
+    yield [
+      { handle: handler },
+      { kind, path, key: 'handle', options: routeOptions } as RouteDefinition,
+    ];
+  }
 }
 
 async function closeServer(server: Server, grace: number): Promise<void> {

@@ -3,9 +3,16 @@
  * declare comet routes on a controller class. A decorated method receives
  * the Koa context and returns the channel (or channels) the request
  * follows, or throws to refuse (`ctx.throw(401)` / `ctx.throw(403)`).
+ *
+ * Plain JavaScript (no decorators on Node 20 without a compiler) calls the
+ * same functions with the handler as the last argument, the way
+ * `router.get(path, handler)` reads, and passes the routes to
+ * `comet({ routes })`: `longpoll('/rooms/:room/messages', (ctx) => ...)`.
  */
 import '../lib/symbol-metadata.js';
 import type { RouterContext } from '@koa/router';
+import type { Message } from '../lib/bus/bus.js';
+import { CometError } from '../lib/errors.js';
 
 /** What a decorated method returns: the channel(s) to follow. */
 export type Channels = string | readonly string[];
@@ -58,6 +65,19 @@ export interface StreamOptions extends RouteOptions {
   retry?: number;
   /** Transports offered on this route; default all. */
   transports?: readonly string[];
+  /**
+   * SSE `event:` name of message events, for clients that listen by name
+   * (htmx's `sse-swap="NAME"`). Setting it or `render` makes the route
+   * SSE only. Printable ASCII, not `reset`.
+   */
+  event?: string;
+  /**
+   * What a message's SSE event carries, e.g. an HTML fragment for htmx,
+   * instead of the JSON envelope; the framework splits it into `data:`
+   * lines so it cannot forge fields. With `event` and no `render`, events
+   * carry the message's data as escaped HTML text.
+   */
+  render?: (message: Message) => string;
 }
 
 /** One declared route, as read back by the middleware. */
@@ -79,13 +99,70 @@ function record(metadata: DecoratorMetadataObject | undefined, route: RouteDefin
   else meta[kRoutes] = [...((meta[kRoutes] as RouteDefinition[] | undefined) ?? []), route];
 }
 
-function decorator<K extends RouteDefinition['kind']>(kind: K, path: string, options: object) {
-  return <This>(
-    _method: (this: This, ctx: RouterContext) => Channels | Promise<Channels>,
-    context: ClassMethodDecoratorContext<This>,
-  ): void => {
+/** What `@poll(path)`, `@longpoll(path)` and `@stream(path)` return. */
+export type RouteDecorator = <This>(
+  method: (this: This, ctx: RouterContext) => Channels | Promise<Channels>,
+  context: ClassMethodDecoratorContext<This>,
+) => void;
+
+/**
+ * A route declared without decorators: `longpoll(path, handler)` and its
+ * siblings return one, for `comet({ routes: [...] })`.
+ */
+export type CometRoute =
+  | {
+      readonly kind: 'poll';
+      readonly path: string;
+      readonly options: PollOptions;
+      readonly handler: ChannelHandler;
+    }
+  | {
+      readonly kind: 'longpoll';
+      readonly path: string;
+      readonly options: LongPollOptions;
+      readonly handler: ChannelHandler;
+    }
+  | {
+      readonly kind: 'stream';
+      readonly path: string;
+      readonly options: StreamOptions;
+      readonly handler: ChannelHandler;
+    };
+
+function decorator(kind: RouteDefinition['kind'], path: string, options: object): RouteDecorator {
+  return (_method, context) => {
     record(context.metadata, { kind, path, key: context.name, options } as RouteDefinition);
   };
+}
+
+/**
+ * The decorator, or — when a handler comes last — the route itself.
+ * @throws CometError `COMET_ERR_OPTIONS_INVALID` when what follows `path` is neither options nor a handler.
+ */
+function declare(
+  kind: RouteDefinition['kind'],
+  path: string,
+  optionsOrHandler: object | ChannelHandler | undefined,
+  handler: ChannelHandler | undefined,
+): RouteDecorator | CometRoute {
+  if (typeof optionsOrHandler === 'function') {
+    return Object.freeze({ kind, path, options: {}, handler: optionsOrHandler }) as CometRoute;
+  }
+  const options = optionsOrHandler ?? {};
+  if (typeof options !== 'object' || options === null) {
+    throw new CometError(
+      'COMET_ERR_OPTIONS_INVALID',
+      `${kind}(${path}, …): expected options or a handler`,
+    );
+  }
+  if (handler === undefined) return decorator(kind, path, options);
+  if (typeof handler !== 'function') {
+    throw new CometError(
+      'COMET_ERR_OPTIONS_INVALID',
+      `${kind}(${path}, options, …): the handler must be a function`,
+    );
+  }
+  return Object.freeze({ kind, path, options, handler }) as CometRoute;
 }
 
 /**
@@ -97,10 +174,19 @@ function decorator<K extends RouteDefinition['kind']>(kind: K, path: string, opt
  *   @poll('/rooms/:room/unread')
  *   unread(ctx: RouterContext) { return `room:${ctx.params.room}`; }
  * }
+ * // Plain JavaScript: the handler last, the route into comet({ routes }).
+ * const route = poll('/rooms/:room/unread', (ctx) => `room:${ctx.params.room}`);
  * ```
  */
-export function poll(path: string, options: PollOptions = {}) {
-  return decorator('poll', path, options);
+export function poll(path: string, options?: PollOptions): RouteDecorator;
+export function poll(path: string, handler: ChannelHandler): CometRoute;
+export function poll(path: string, options: PollOptions, handler: ChannelHandler): CometRoute;
+export function poll(
+  path: string,
+  options?: PollOptions | ChannelHandler,
+  handler?: ChannelHandler,
+): RouteDecorator | CometRoute {
+  return declare('poll', path, options, handler);
 }
 
 /**
@@ -112,10 +198,23 @@ export function poll(path: string, options: PollOptions = {}) {
  *   @longpoll('/rooms/:room/messages', { timeout: 25 })
  *   messages(ctx: RouterContext) { return `room:${ctx.params.room}`; }
  * }
+ * // Plain JavaScript: the handler last, the route into comet({ routes }).
+ * const route = longpoll('/rooms/:room/messages', (ctx) => `room:${ctx.params.room}`);
  * ```
  */
-export function longpoll(path: string, options: LongPollOptions = {}) {
-  return decorator('longpoll', path, options);
+export function longpoll(path: string, options?: LongPollOptions): RouteDecorator;
+export function longpoll(path: string, handler: ChannelHandler): CometRoute;
+export function longpoll(
+  path: string,
+  options: LongPollOptions,
+  handler: ChannelHandler,
+): CometRoute;
+export function longpoll(
+  path: string,
+  options?: LongPollOptions | ChannelHandler,
+  handler?: ChannelHandler,
+): RouteDecorator | CometRoute {
+  return declare('longpoll', path, options, handler);
 }
 
 /**
@@ -127,10 +226,19 @@ export function longpoll(path: string, options: LongPollOptions = {}) {
  *   @stream('/rooms/:room/live')
  *   live(ctx: RouterContext) { return `room:${ctx.params.room}`; }
  * }
+ * // Plain JavaScript: the handler last, the route into comet({ routes }).
+ * const route = stream('/rooms/:room/live', (ctx) => `room:${ctx.params.room}`);
  * ```
  */
-export function stream(path: string, options: StreamOptions = {}) {
-  return decorator('stream', path, options);
+export function stream(path: string, options?: StreamOptions): RouteDecorator;
+export function stream(path: string, handler: ChannelHandler): CometRoute;
+export function stream(path: string, options: StreamOptions, handler: ChannelHandler): CometRoute;
+export function stream(
+  path: string,
+  options?: StreamOptions | ChannelHandler,
+  handler?: ChannelHandler,
+): RouteDecorator | CometRoute {
+  return declare('stream', path, options, handler);
 }
 
 /** The routes declared on a controller class (or on an instance's class). */

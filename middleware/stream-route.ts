@@ -17,6 +17,7 @@ import { CometError, isCometError } from '../lib/errors.js';
 import { startStreamMember } from '../lib/stream-member.js';
 import { createHttpConnection, type StreamSessionOptions } from '../lib/stream-session.js';
 import { iframeVariant } from '../lib/transports/iframe.js';
+import { createSseEventEncoder } from '../lib/transports/sse.js';
 import { isStreamTransportName, streamTransports } from '../lib/transports/stream-registry.js';
 import type { StreamTransport } from '../lib/transports/stream-transport.js';
 import {
@@ -46,9 +47,23 @@ function sessionOptions(services: RouteServices, options: StreamOptions): Stream
   };
 }
 
-/** The HTTP transports a route offers, in preference order. */
+/** Whether the route names or renders its SSE events, which makes it SSE only. */
+function isSseOnly(options: StreamOptions): boolean {
+  return options.event !== undefined || options.render !== undefined;
+}
+
+/**
+ * The HTTP transports a route offers, in preference order.
+ * @throws CometError `COMET_ERR_OPTIONS_INVALID` when a rendering route offers more than SSE.
+ */
 function offeredTransports(options: StreamOptions): StreamTransport[] {
-  const names = options.transports;
+  const names = isSseOnly(options) ? ['sse'] : options.transports;
+  if (isSseOnly(options) && options.transports?.some((t) => t !== 'sse')) {
+    throw new CometError(
+      'COMET_ERR_OPTIONS_INVALID',
+      'a route with event or render streams SSE only: transports may list only sse',
+    );
+  }
   return Object.values(streamTransports).filter((t) => !names || names.includes(t.name));
 }
 
@@ -105,6 +120,10 @@ export function streamHandler(
 ) {
   const offered = offeredTransports(options);
   const limits = sessionOptions(services, options);
+  // Named or rendered events: this route's own SSE frames (see sse.ts).
+  const events = isSseOnly(options)
+    ? createSseEventEncoder({ event: options.event, render: options.render })
+    : undefined;
   return async (ctx: RouterContext): Promise<void> => {
     const transport = negotiate(ctx, offered);
     const callback = callbackOf(ctx);
@@ -124,7 +143,7 @@ export function streamHandler(
     });
     startStreamMember(
       services.hub,
-      { channels, positions, encoder: transport, variant },
+      { channels, positions, encoder: events ?? transport, variant },
       createHttpConnection(ctx.res, writer),
       limits,
     );
@@ -149,6 +168,7 @@ export function streamUpgradeHandler(
   channelsOf: ChannelResolver,
 ): StreamUpgrade | undefined {
   if (options.transports && !options.transports.includes('websocket')) return undefined;
+  if (isSseOnly(options)) return undefined;
   const wss = createWebSocketServer();
   const limits = sessionOptions(services, options);
   const allowOrigins = (origin: string) => services.cors.allows(origin);

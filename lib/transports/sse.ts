@@ -10,8 +10,12 @@
  * gap frame is `event: reset` carrying the head as its `id:` so a reconnect
  * resumes from there. Heartbeat: the comment `:\n\n`.
  */
+import { randomUUID } from 'node:crypto';
+import { debuglog } from 'node:util';
 import type { Message } from '../bus/bus.js';
 import { resetJson } from '../envelope.js';
+import { CometError } from '../errors.js';
+import { escapeHtml } from '../html.js';
 import { HttpStreamWriter } from './http-writer.js';
 import {
   envelopeJson,
@@ -20,6 +24,7 @@ import {
   streamHeaders,
 } from './stream-transport.js';
 
+const debug = debuglog('comet:sse');
 const HEARTBEAT = Buffer.from(':\n\n');
 const EMPTY = Buffer.alloc(0);
 
@@ -86,3 +91,69 @@ export const sseTransport: StreamTransport = {
     return writer;
   },
 };
+
+/** How a route's SSE events carry messages (see {@link createSseEventEncoder}). */
+export interface SseEventOptions {
+  /** The `event:` name of message events; none: unnamed (`message`). */
+  readonly event?: string | undefined;
+  /** What a message's event carries; default: its data as escaped HTML text. */
+  readonly render?: ((message: Message) => string) | undefined;
+}
+
+/**
+ * The data of an event when the route gives no `render`: the message's data
+ * as text (a string as is, anything else as JSON), HTML-escaped, so a client
+ * that swaps it in as HTML shows published markup instead of running it.
+ */
+export function renderEscaped(message: Message): string {
+  const { data } = message;
+  return escapeHtml(typeof data === 'string' ? data : (JSON.stringify(data) ?? 'null'));
+}
+
+/**
+ * An SSE frame encoder for a route that names its events or renders what they
+ * carry (HTML fragments for htmx): `event: NAME`, `id: CURSOR`, then the
+ * rendered text as `data:` lines. The framing cannot be broken out of: the
+ * name is checked here to be printable ASCII without CR/LF; the id is dropped
+ * unless line-safe; CR, LF and CRLF in the rendered text start new `data:`
+ * lines, which the client joins back with LF. Gap frames stay `event: reset`
+ * with the JSON body. A `render` that throws sends a comment and the `id:`
+ * alone (the client's resume point moves past the message, nothing is
+ * dispatched), logged under `NODE_DEBUG=comet:sse`.
+ *
+ * @throws CometError `COMET_ERR_OPTIONS_INVALID` for an empty or unsafe event name, or `reset`.
+ * @example
+ * ```ts
+ * const encoder = createSseEventEncoder({ event: 'chat', render: (m) => `<li>${m.id}</li>` });
+ * writer.send(encoder.encode(message, ''));
+ * ```
+ */
+export function createSseEventEncoder(options: SseEventOptions): {
+  readonly name: string;
+  encode(message: Message, variant: string): Buffer;
+  encodeReset(cursor: string): Buffer;
+} {
+  const { event, render = renderEscaped } = options;
+  if (event !== undefined && (event === '' || event === 'reset' || !isLineSafe(event))) {
+    throw new CometError(
+      'COMET_ERR_OPTIONS_INVALID',
+      `SSE event name ${JSON.stringify(event)}: printable ASCII, not empty, not "reset"`,
+    );
+  }
+  const eventLine = event === undefined ? '' : `event: ${event}\n`;
+  return {
+    // Frames are shared per (encoder name, variant): this route's own name.
+    name: `sse/${randomUUID()}`,
+    encode(message) {
+      let text: string;
+      try {
+        text = render(message);
+      } catch (error) {
+        debug('render failed for %s: %o', message.id, error);
+        return Buffer.from(`: render failed\n${idLine(message.id)}\n`);
+      }
+      return Buffer.from(`${eventLine}${idLine(message.id)}${dataLines(String(text))}\n`);
+    },
+    encodeReset: (cursor) => sseTransport.encodeReset(cursor, ''),
+  };
+}

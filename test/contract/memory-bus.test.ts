@@ -1,5 +1,5 @@
+import { busContract } from '../../lib/bus/bus-contract.js';
 import { createMemoryBus } from '../../lib/bus/memory.js';
-import { busContract } from './bus-contract.js';
 
 busContract('memory', {
   create: async ({ historyLimit }) => createMemoryBus({ historyLimit }),

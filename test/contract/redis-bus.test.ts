@@ -9,9 +9,9 @@ import { randomBytes } from 'node:crypto';
 import { createClient } from 'redis';
 import { afterAll, expect } from 'vitest';
 import type { Bus } from '../../lib/bus/bus.js';
+import { type BusContractSetup, busContract } from '../../lib/bus/bus-contract.js';
 import { createRedisBus, type RedisBus, type RedisBusClient } from '../../lib/bus/redis.js';
 import { deleteRedisKeys, redisAnswers, redisUrl as url, withRedis } from '../helpers/redis.js';
-import { type BusContractSetup, busContract } from './bus-contract.js';
 
 const prefix = `comet-test:${randomBytes(6).toString('hex')}:`;
 

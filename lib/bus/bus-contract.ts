@@ -7,8 +7,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Bus, Message } from '../../lib/bus/bus.js';
-import { type CometErrorCode, isCometError } from '../../lib/errors.js';
+import { type CometErrorCode, isCometError } from '../errors.js';
+import type { Bus, Message } from './bus.js';
 
 /** How the contract obtains buses of the backend under test. */
 export interface BusContractSetup {
