@@ -20,7 +20,7 @@ const children: ChildProcess[] = [];
 const servers: Server[] = [];
 afterEach(async () => {
   for (const child of children.splice(0)) {
-    if (child.pid !== undefined && child.exitCode === null) process.kill(child.pid, 'SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   }
   await Promise.all(servers.splice(0).map((s) => new Promise((r) => s.close(r))));
 });
