@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,6 +55,14 @@ function expectOneClearLine(result: { code: number | null; stderr: string }, por
 }
 
 describe('demo server (examples/chat/server.ts)', () => {
+  it('the README lists every environment variable the demo reads', () => {
+    const source = readFileSync(join(root, 'examples/chat/server.ts'), 'utf8');
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const names = new Set([...source.matchAll(/process\.env\.([A-Z_]+)/g)].map((m) => m[1]!));
+    expect([...names]).toEqual(expect.arrayContaining(['PORT', 'HOST', 'REDIS_URL']));
+    for (const name of names) expect(readme, name).toContain(`| \`${name}\` |`);
+  });
+
   it('a port in use: one line on stderr, exit code 1', async () => {
     const port = await busyPort();
     const result = await runToExit(['--import', 'tsx', 'examples/chat/server.ts'], {
