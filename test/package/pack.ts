@@ -77,36 +77,13 @@ export function packTarball(): Promise<PackedTarball> {
 async function packOnce(): Promise<PackedTarball> {
   const cacheRoot = join(tmpdir(), 'koa-comet-pack');
   const done = join(cacheRoot, sourceHash());
-  if (!existsSync(join(done, 'files.json'))) {
-    mkdirSync(cacheRoot, { recursive: true });
-    const stage = mkdtempSync(join(cacheRoot, 'stage-'));
-    const src = join(stage, 'src');
-    const out = join(stage, 'out');
-    mkdirSync(out);
-    for (const input of packInputs)
-      cpSync(join(repoRoot, input), join(src, input), { recursive: true });
-    // The build tools (tsc, tsx, esbuild) and type packages, as installed by `npm ci`.
-    symlinkSync(join(repoRoot, 'node_modules'), join(src, 'node_modules'), 'dir');
-    const { stdout } = await run('npm', ['pack', '--pack-destination', out, '--silent'], {
-      cwd: src,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-    const name = stdout.trim().split('\n').pop() ?? '';
-    const tarball = join(out, name);
-    const listing = await run('tar', ['-tzf', tarball]);
-    const files = listing.stdout
-      .split('\n')
-      .filter((f) => f !== '')
-      .map((f) => f.replace(/^package\//, ''))
-      .sort();
-    writeFileSync(join(out, 'files.json'), JSON.stringify({ name, files }));
-    rmSync(src, { recursive: true, force: true });
+  mkdirSync(cacheRoot, { recursive: true });
+  if (!existsSync(join(done, 'files.json')) && !(await packedByAnother(done))) {
     try {
-      renameSync(out, done);
-    } catch {
-      // Another test process packed the same sources first: use its tarball.
+      await packInto(cacheRoot, done);
+    } finally {
+      rmSync(`${done}.lock`, { recursive: true, force: true });
     }
-    rmSync(stage, { recursive: true, force: true });
   }
   const { name, files } = JSON.parse(readFileSync(join(done, 'files.json'), 'utf8')) as {
     name: string;
@@ -114,6 +91,58 @@ async function packOnce(): Promise<PackedTarball> {
   };
   const path = join(done, name);
   return { path, files, bytes: statSync(path).size };
+}
+
+/** `npm pack` in a staging copy of the sources; the tarball and its listing end in `done`. */
+async function packInto(cacheRoot: string, done: string): Promise<void> {
+  const stage = mkdtempSync(join(cacheRoot, 'stage-'));
+  try {
+    const src = join(stage, 'src');
+    const out = join(stage, 'out');
+    mkdirSync(out);
+    for (const input of packInputs) {
+      cpSync(join(repoRoot, input), join(src, input), { recursive: true });
+    }
+    // The build tools (tsc, tsx, esbuild) and type packages, as installed by `npm ci`.
+    symlinkSync(join(repoRoot, 'node_modules'), join(src, 'node_modules'), 'dir');
+    const { stdout } = await run('npm', ['pack', '--pack-destination', out, '--silent'], {
+      cwd: src,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    const name = stdout.trim().split('\n').pop() ?? '';
+    const listing = await run('tar', ['-tzf', join(out, name)]);
+    const files = listing.stdout
+      .split('\n')
+      .filter((f) => f !== '')
+      .map((f) => f.replace(/^package\//, ''))
+      .sort();
+    writeFileSync(join(out, 'files.json'), JSON.stringify({ name, files }));
+    // A packer whose lock went stale may have finished meanwhile: keep its tarball.
+    if (!existsSync(join(done, 'files.json'))) renameSync(out, done);
+  } finally {
+    rmSync(stage, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Whether another test process is packing the same sources: it holds `done.lock`
+ * (made atomically by `mkdir`). Then waits, up to 5 minutes, for its tarball.
+ * A lock older than 10 minutes is a crashed packer's and is ignored.
+ */
+async function packedByAnother(done: string): Promise<boolean> {
+  const lock = `${done}.lock`;
+  try {
+    mkdirSync(lock);
+    return false;
+  } catch {
+    if (Date.now() - statSync(lock).mtimeMs > 10 * 60_000) return false;
+  }
+  const deadline = Date.now() + 5 * 60_000;
+  while (!existsSync(join(done, 'files.json'))) {
+    if (Date.now() > deadline) throw new Error(`no tarball in ${done} after 5 minutes`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  return true;
 }
 
 /** A hash of every pack input's path and bytes. */
