@@ -4,14 +4,23 @@
  * compiled demo (`npm run build:demo`) runs with plain `node`, reading PORT
  * and HOST, serving the page, the client bundle and the rooms.
  */
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { blocksOf } from './regions.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const compiled = join(root, 'build/demo/examples/chat/server.js');
@@ -121,4 +130,98 @@ describe('demo server (examples/chat/server.ts)', () => {
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(0); // graceful close exits by itself
   }, 180_000);
+});
+
+/** A free port on 127.0.0.1 (closed again before it is used). */
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+const nginx = '/usr/sbin/nginx';
+const haveTools =
+  existsSync(nginx) &&
+  ['redis-server', 'redis-cli'].every((tool) => {
+    try {
+      return execFileSync('sh', ['-c', `command -v ${tool}`]).length > 0;
+    } catch {
+      return false;
+    }
+  });
+if (!haveTools && process.env.CI !== 'true') {
+  console.warn(
+    '\n!!! deploy guide run SKIPPED — needs /usr/sbin/nginx, redis-server and redis-cli (.ci/run installs them); under CI=true this fails.\n',
+  );
+}
+
+describe.skipIf(!haveTools && process.env.CI !== 'true')('docs/guides/deploy.md', () => {
+  it('its commands run as written (ports and folder made unique): a message crosses both processes', async () => {
+    const guide = readFileSync(join(root, 'docs/guides/deploy.md'), 'utf8');
+    const [redis, one, two, proxy] = [
+      await freePort(),
+      await freePort(),
+      await freePort(),
+      await freePort(),
+    ];
+    mkdirSync(join(root, '.tmp'), { recursive: true });
+    const state = mkdtempSync(join(root, '.tmp', 'deploy-')).slice(root.length);
+    const swap = (text: string) =>
+      text
+        .replaceAll('6380', String(redis))
+        .replaceAll('3001', String(one))
+        .replaceAll('3002', String(two))
+        .replaceAll('8080', String(proxy))
+        .replaceAll('.deploy', state);
+    writeFileSync(
+      join(root, state, 'nginx.conf'),
+      swap(readFileSync(join(root, 'docs/examples/nginx.conf'), 'utf8')),
+    );
+    const steps = blocksOf(guide)
+      .filter((b) => b.lang === 'sh' && !b.code.includes('npm ci'))
+      .map((b) =>
+        swap(b.code).replaceAll('"$PWD/docs/examples/nginx.conf"', `"$PWD/${state}/nginx.conf"`),
+      )
+      .map((code) =>
+        code.includes('curl -N') ? code.replace('curl -N', 'timeout 3 curl -N') : code,
+      );
+    expect(steps.length).toBeGreaterThanOrEqual(6);
+    const script = join(root, state, 'guide.sh');
+    // The stream step ends by timeout (status 124): the guide says Ctrl-C.
+    writeFileSync(
+      script,
+      `set -ex\n${steps.join('\n').replace(/(timeout 3 curl -N [^\n]*)/, '$1 || true')}\n`,
+    );
+    const log = join(root, state, 'guide.log');
+    const fd = openSync(log, 'w');
+    // Output to a file, not a pipe: nginx keeps its stderr open as a daemon.
+    const child = spawn('bash', [script], { cwd: root, stdio: ['ignore', fd, fd] });
+    children.push(child);
+    const [code] = (await once(child, 'exit')) as [number | null];
+    const out = readFileSync(log, 'utf8');
+    try {
+      expect(code, out).toBe(0);
+      expect(out).toContain(
+        `listening on http://localhost:${one}/ (Redis bus at redis://127.0.0.1:${redis})`,
+      );
+      expect(out).toContain(
+        `listening on http://localhost:${two}/ (Redis bus at redis://127.0.0.1:${redis})`,
+      );
+      // the long-poll held through nginx got the message published on the other process
+      expect(out).toMatch(new RegExp(`"data":\\{"text":"via ${two}"\\}\\}\\],"cursor"`));
+      expect(out).toMatch(/data: \{"id":"[^"]+","channel":"room:lobby","data":\{"text":"via/); // SSE via nginx
+    } finally {
+      // What a failed script left running (when it passes it stops everything itself).
+      for (const name of ['node-1.pid', 'node-2.pid', 'redis.pid', 'nginx/nginx.pid']) {
+        const file = join(root, state, name);
+        if (code === 0 || !existsSync(file)) continue;
+        try {
+          process.kill(Number(readFileSync(file, 'utf8')), 'SIGKILL');
+        } catch {}
+      }
+      rmSync(join(root, state), { recursive: true, force: true });
+    }
+  }, 240_000);
 });
