@@ -1,6 +1,6 @@
 /**
  * The shapes the browser client shares with the server's wire formats
- * (DESIGN.md, "Wire formats") and with the application.
+ * (docs/reference/wire-formats.md) and with the application.
  */
 
 /** One message as every transport carries it: `{"id", "channel", "data"}`. */

@@ -4,7 +4,7 @@
  *
  * The name is written raw into a script, so it must be an identifier path
  * and nothing else: no brackets, quotes, parentheses or whitespace that could
- * turn it into an expression (DESIGN.md, "Wire formats").
+ * turn it into an expression (docs/reference/wire-formats.md, JSONP).
  */
 
 /**

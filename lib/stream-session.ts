@@ -1,7 +1,7 @@
 /**
  * The lifecycle every stream shares, whatever its transport: heartbeat,
  * maximum lifetime, byte budget, slow-reader bound, and release on
- * disconnect (DESIGN.md, "Wire formats": "Every stream: …").
+ * disconnect (docs/reference/wire-formats.md, "Every stream").
  *
  * A stream ends exactly once, and however it ends every timer is removed and
  * the caller's `onEnd` (its unsubscribe) runs at once. Lifetime and budget

@@ -69,7 +69,7 @@ export function timeoutOf(ctx: Context, defaultSeconds: number, maxSeconds: numb
 }
 
 /**
- * The `?callback=` name, checked against DESIGN.md's pattern; `undefined` when absent.
+ * The `?callback=` name, checked against the JSONP pattern in docs/reference/wire-formats.md; `undefined` when absent.
  * @throws CometError `COMET_ERR_CALLBACK_INVALID`.
  */
 export function callbackOf(ctx: Context): string | undefined {

@@ -1,5 +1,5 @@
 /**
- * Tutorial step 3: following a long-poll route from Node with `fetch`,
+ * Following a long-poll route from Node with `fetch`,
  * carrying the cursor from one answer to the next request.
  */
 

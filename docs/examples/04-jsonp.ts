@@ -25,9 +25,9 @@ export class Inbox {
 }
 // #endregion inbox
 
-/** The page on the other origin: it follows the inbox with script tags. */
+// #region page
+/** The page on the other origin: it follows the inbox of `api` with script tags. */
 export function page(api: string): string {
-  // #region page
   return `<!doctype html>
 <ul id="log"></ul>
 <script>
@@ -56,8 +56,8 @@ export function page(api: string): string {
   }
   next();
 </script>`;
-  // #endregion page
 }
+// #endregion page
 
 async function listen(app: Koa, port: number): Promise<{ server: Server; url: string }> {
   const server = app.listen(port, '127.0.0.1');

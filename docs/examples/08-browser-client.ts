@@ -4,7 +4,7 @@
  */
 import type { RouterContext } from '@koa/router';
 import Koa from 'koa';
-import { comet, createMemoryBus, serveClient, stream } from '../../index.js';
+import { comet, createMemoryBus, stream } from '../../index.js';
 import { Chat } from './01-first-longpoll.js';
 import { listenExample } from './support/listen.js';
 
@@ -48,13 +48,13 @@ export async function start(port = 0) {
   const bus = createMemoryBus();
   const app = new Koa();
   // #region serve
-  // /comet/koa-comet.js (ES module) and /comet/koa-comet.iife.js (global KoaComet)
-  app.use(serveClient());
   app.use(async (ctx, next) => {
     if (ctx.path !== '/') return next();
     ctx.type = 'html';
     ctx.body = page;
   });
+  // comet() also serves the client: /comet/koa-comet.js (ES module) and
+  // /comet/koa-comet.iife.js (global KoaComet); comet({ client: false }) turns that off.
   const push = comet({ bus, controllers: [Chat, LiveChat] });
   app.use(push);
   // #endregion serve

@@ -8,12 +8,12 @@ import Koa from 'koa';
 import { type Bus, type CometMiddleware, comet, createMemoryBus } from '../../index.js';
 import { Chat } from './01-first-longpoll.js';
 
+// #region shutdown
 /** What delivers the signals: `process`, or an EventEmitter in a test. */
 export interface SignalSource {
   once(signal: 'SIGTERM' | 'SIGINT', listener: () => void): unknown;
 }
 
-// #region shutdown
 /** Closes the comet middleware (and its server), then the bus, on SIGTERM or SIGINT. */
 export function closeOnSignals(push: CometMiddleware, bus: Bus, signals: SignalSource = process) {
   let closing: Promise<void> | undefined;

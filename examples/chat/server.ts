@@ -1,9 +1,11 @@
 /**
  * `npm start`: the demo chat on the embedded in-memory bus (or Redis when
- * REDIS_URL is set), on PORT (default 3000). With `HTTPS=1` it serves TLS
- * with HTTP/2 (and HTTP/1.1 for WebSocket) on the same PORT, with a
- * self-signed certificate made at start. SIGTERM / SIGINT close it
- * gracefully: held requests are answered, streams end, the process exits.
+ * REDIS_URL is set), on PORT (default 3000) and HOST (default 127.0.0.1).
+ * With `HTTPS=1` it serves TLS with HTTP/2 (and HTTP/1.1 for WebSocket) on
+ * the same PORT, with a self-signed certificate made at start. Prometheus
+ * metrics at /metrics when prom-client is installed. SIGTERM / SIGINT close
+ * it gracefully: held requests are answered, streams end, the process exits.
+ * A port in use is one line on stderr and exit code 1.
  */
 import { createServer, Server } from 'node:http';
 import { attachFlashPolicy, createMemoryBus, createRedisBus } from '../../index.js';
@@ -38,6 +40,12 @@ server.listen(port, host, () => {
   const scheme = https ? 'https' : 'http';
   const how = https ? ', HTTP/2 with a self-signed certificate' : '';
   console.log(`koa-comet demo listening on ${scheme}://${shown}:${actual}/ (${kind}${how})`);
+});
+server.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EADDRINUSE' && error.code !== 'EACCES') throw error;
+  const why = error.code === 'EADDRINUSE' ? 'is in use' : 'needs privileges';
+  console.error(`koa-comet demo: ${host}:${port} ${why}; set PORT (and HOST) to another one`);
+  process.exit(1);
 });
 push.attach(server, app);
 // Flash clients (FlashSocket) ask for a socket policy as the first bytes on

@@ -1,5 +1,5 @@
 /**
- * The event bus contract every backend implements (DESIGN.md, "The bus").
+ * The event bus contract every backend implements (docs/architecture.md, "The bus").
  *
  * Ids are opaque strings to clients and strictly increasing per channel. A
  * client that resumes with an id gets every message after it, in order,

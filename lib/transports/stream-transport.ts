@@ -1,12 +1,12 @@
 /**
- * The streaming transport seam (STYLE.md, "Transport"): how one message
+ * The streaming transport seam (docs/architecture.md, "Transports"): how one message
  * becomes bytes on a long-lived HTTP response.
  *
  * A transport is a name, the media type it answers to in `Accept`, an
  * encoder and a per-response writer. Encoding is split from writing so the
  * hub can build a message's bytes ONCE per (message, transport, variant) and
  * write the same `Buffer` to every subscriber sharing that variant
- * (DESIGN.md, "Performance principles").
+ * (docs/architecture.md, "Performance").
  */
 import type { ServerResponse } from 'node:http';
 import type { Message } from '../bus/bus.js';
@@ -104,7 +104,7 @@ export function isLineSafe(value: string): boolean {
 }
 
 /**
- * The headers every stream sends (DESIGN.md, "Wire formats"), plus the
+ * The headers every stream sends (docs/reference/wire-formats.md), plus the
  * transport's own and the caller's CORS headers.
  *
  * `no-transform` asks proxies not to re-encode; `X-Accel-Buffering: no` turns

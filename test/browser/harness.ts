@@ -1,7 +1,7 @@
 /**
  * The Chromium harness for `test/browser/`: launches Debian's `/usr/bin/chromium`
- * through playwright-core (a test tool's own browser download cannot work here, see
- * TOOLCHAIN.md) and serves a test page that loads the built client.
+ * through playwright-core (a test tool's own browser download cannot work here;
+ * .ci/run installs it) and serves a test page that loads the built client.
  *
  * Missing Chromium: outside CI the suite is skipped with a loud warning; under
  * `CI=true` it fails, so CI can never pass without running the browser tests.
@@ -17,7 +17,7 @@ import { buildClient } from '../../client/build.js';
 /** Where Debian's `apt-get install chromium` puts the browser. */
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** The flags TOOLCHAIN.md lists for this machine and CI. */
+/** The flags Debian's Chromium needs headless on this machine and in CI. */
 const chromiumArgs = [
   '--no-sandbox',
   '--disable-gpu',

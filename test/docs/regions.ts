@@ -5,7 +5,8 @@
  * A region is the lines between `// #region NAME` and `// #endregion NAME`
  * (`# #region NAME` in files with `#` comments, like `nginx.conf`). Marker
  * lines of nested regions are dropped, the common indentation is removed,
- * and leading/trailing blank lines are trimmed.
+ * and leading/trailing blank lines are trimmed. The region named `*` is the
+ * whole file (marker lines dropped), for a sample that shows a complete file.
  *
  * Import normalisation: examples import the package as `'../../index.js'`
  * (the repo's entry, so they run from a checkout); the tutorial shows what a
@@ -36,6 +37,7 @@ export function regionsOf(source: string, file: string): Map<string, string> {
     regions.set(name, dedent(body));
   });
   if (open.size > 0) throw new Error(`${file}: unclosed region(s) ${[...open.keys()].join(', ')}`);
+  regions.set('*', dedent(lines.filter((l) => !MARKER.test(l))));
   return regions;
 }
 
@@ -54,6 +56,18 @@ export function normaliseImports(code: string): string {
   return code.replaceAll(`'../../index.js'`, `'koa-comet'`);
 }
 
+/**
+ * The visible line that says what a block is: `File \`path\`:` (a complete file
+ * of the reader's project) or `Fragment of \`path\`:` (also as a link,
+ * ``Fragment of [`path`](…):``).
+ */
+export interface BlockCaption {
+  readonly kind: 'file' | 'fragment';
+  readonly path: string;
+}
+
+const CAPTION = /^(File|Fragment of) \[?`([^`]+)`(?:\]\([^)]*\))?:$/;
+
 /** One fenced code block of a markdown page, with the region comment before it, if any. */
 export interface MarkdownBlock {
   /** 1-based line of the opening fence. */
@@ -62,15 +76,18 @@ export interface MarkdownBlock {
   readonly code: string;
   /** `{ file, name }` from `<!-- region: file#name -->` right before the fence. */
   readonly region: { file: string; name: string } | undefined;
+  /** The caption line right before the block (the region comment may sit between). */
+  readonly caption: BlockCaption | undefined;
 }
 
-const REGION_COMMENT = /^<!--\s*region:\s*([\w.-]+)#([\w-]+)\s*-->$/;
+const REGION_COMMENT = /^<!--\s*region:\s*([\w.-]+)#([\w*-]+)\s*-->$/;
 
 /** Every fenced block of `markdown`; a region comment applies to the next fence after blank lines. */
 export function blocksOf(markdown: string): MarkdownBlock[] {
   const lines = markdown.split('\n');
   const blocks: MarkdownBlock[] = [];
   let pending: { file: string; name: string } | undefined;
+  let lastText = '';
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!;
     const comment = REGION_COMMENT.exec(line.trim());
@@ -82,17 +99,25 @@ export function blocksOf(markdown: string): MarkdownBlock[] {
     if (fence) {
       const end = lines.indexOf('```', i + 1);
       if (end === -1) throw new Error(`unclosed code fence at line ${i + 1}`);
+      const caption = CAPTION.exec(lastText);
       blocks.push({
         line: i + 1,
         lang: fence[1]!,
         code: lines.slice(i + 1, end).join('\n'),
         region: pending,
+        caption: caption
+          ? { kind: caption[1] === 'File' ? 'file' : 'fragment', path: caption[2]! }
+          : undefined,
       });
       pending = undefined;
+      lastText = '';
       i = end;
       continue;
     }
-    if (line.trim() !== '') pending = undefined;
+    if (line.trim() !== '') {
+      pending = undefined;
+      lastText = line.trim();
+    }
   }
   return blocks;
 }

@@ -1,11 +1,13 @@
 /**
- * The tutorial cannot drift from the code: every code sample in
- * `docs/tutorial.md` is a region of a file under `docs/examples/` (which
- * `examples*.test.ts` run), and must equal that region's text exactly —
- * after removing the common indentation and mapping the import specifier
- * `'../../index.js'` to `'koa-comet'` (see `regions.ts`). Every example file
- * is shown at least once. Shell commands and JSON output are not samples and
- * are not checked; `ts`, `js` and `nginx` blocks must all be regions.
+ * The tutorial cannot drift from the code. Every code sample in
+ * `docs/tutorial.md` says above it what it is: `File \`path\`:` (a complete
+ * file of the reader's project, type-checked as written by
+ * `tutorial-project.test.ts`) or `Fragment of \`docs/examples/…\`:` — a region
+ * of that file (which `examples*.test.ts` run), equal to the region's text
+ * exactly after removing the common indentation and mapping the import
+ * specifier `'../../index.js'` to `'koa-comet'` (see `regions.ts`). A complete
+ * file may also be a whole example file (region `*`). Every example file is
+ * shown or linked. Shell commands, output (`text`) and diagrams are not checked.
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +19,7 @@ const examplesDir = fileURLToPath(new URL('docs/examples/', root));
 const tutorial = readFileSync(new URL('docs/tutorial.md', root), 'utf8');
 const blocks = blocksOf(tutorial);
 const checkedLanguages = new Set(['ts', 'typescript', 'js', 'javascript', 'nginx']);
+const captionedLanguages = new Set([...checkedLanguages, 'json']);
 // Files only: docs/examples/support/ is test plumbing the tutorial does not show.
 const exampleFiles = readdirSync(examplesDir, { withFileTypes: true })
   .filter((entry) => entry.isFile() && !entry.name.startsWith('.'))
@@ -58,13 +61,30 @@ describe('region extraction', () => {
 });
 
 describe('docs/tutorial.md', () => {
-  it('has region-checked samples', () => {
+  it('has region-checked samples and complete files', () => {
     expect(blocks.filter((b) => b.region).length).toBeGreaterThanOrEqual(15);
+    expect(blocks.filter((b) => b.caption?.kind === 'file').length).toBeGreaterThanOrEqual(4);
   });
 
   it.each(
-    blocks.filter((b) => checkedLanguages.has(b.lang)).map((b) => [`line ${b.line}`, b] as const),
-  )('%s: the sample is a region of a docs/examples file, verbatim', (_, block) => {
+    blocks
+      .filter((b) => captionedLanguages.has(b.lang))
+      .map((b) => [`line ${b.line} (${b.lang})`, b] as const),
+  )('%s: says above it whether it is a complete file or a fragment of one', (_, block) => {
+    expect(block.caption, 'a `File `path`:` or `Fragment of `path`:` line').toBeDefined();
+    if (block.region) {
+      const shown =
+        block.caption!.kind === 'file' ? 'whole file' : `docs/examples/${block.region.file}`;
+      if (block.caption!.kind === 'file') expect(block.region.name).toBe('*');
+      else expect(block.caption!.path, shown).toBe(`docs/examples/${block.region.file}`);
+    }
+  });
+
+  it.each(
+    blocks
+      .filter((b) => checkedLanguages.has(b.lang) && b.caption?.kind !== 'file')
+      .map((b) => [`line ${b.line}`, b] as const),
+  )('%s: a fragment is a region of a docs/examples file, verbatim', (_, block) => {
     expect(
       block.region,
       'a code sample must be preceded by <!-- region: file#name -->',
@@ -81,8 +101,15 @@ describe('docs/tutorial.md', () => {
     expect(blocks.filter((b) => b.region).length).toBe(comments);
   });
 
-  it('every docs/examples file is shown at least once', () => {
+  it('a complete file that is also a region is the whole example file', () => {
+    for (const block of blocks.filter((b) => b.caption?.kind === 'file' && b.region)) {
+      expect(block.code).toBe(normaliseImports(regions(block.region!.file).get('*')!));
+    }
+  });
+
+  it('every docs/examples file is shown or linked at least once', () => {
     const shown = new Set(blocks.flatMap((b) => (b.region ? [b.region.file] : [])));
+    for (const [, file] of tutorial.matchAll(/\]\(examples\/([\w.-]+)\)/g)) shown.add(file!);
     const unused = exampleFiles.filter((file) => !shown.has(file));
     expect(unused).toEqual([]);
   });

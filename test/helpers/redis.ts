@@ -56,7 +56,7 @@ export function whenMet(requirement: Requirement, register: () => void): void {
  * tests are registered synchronously).
  */
 export function withRedis(reachable: boolean, tests: string, register: () => void): void {
-  const hint = 'Start one (see TOOLCHAIN.md) or set REDIS_URL';
+  const hint = 'Start one (`redis-server --port 6379`, or run .ci/run) or set REDIS_URL';
   whenMet({ met: reachable, tests, needs: `Redis at ${redisUrl}`, hint }, register);
 }
 

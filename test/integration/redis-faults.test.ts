@@ -143,7 +143,7 @@ const redisServer = {
   met: hasRedisServer,
   tests: 'the Redis fault tests',
   needs: 'redis-server binary on PATH',
-  hint: 'Install one (see TOOLCHAIN.md)',
+  hint: 'Install one (.ci/run installs it)',
 };
 
 whenMet(redisServer, () => {
