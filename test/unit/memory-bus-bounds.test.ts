@@ -62,7 +62,7 @@ describe('memory bus bounds', () => {
     vi.advanceTimersByTime(999);
     expect(bus.stats().messages).toBe(1000);
     vi.advanceTimersByTime(2000);
-    expect(bus.stats()).toEqual({ bytes: 0, messages: 0, channels: 0 });
+    expect(bus.stats()).toMatchObject({ bytes: 0, messages: 0, channels: 0 });
     expect(vi.getTimerCount()).toBe(0);
     await bus.close();
   });
@@ -105,7 +105,7 @@ describe('memory bus bounds', () => {
     const off = bus.subscribe('followed', () => {});
     await bus.publish('followed', 1);
     vi.advanceTimersByTime(3000);
-    expect(bus.stats()).toEqual({ bytes: 0, messages: 0, channels: 1 });
+    expect(bus.stats()).toMatchObject({ bytes: 0, messages: 0, channels: 1 });
     off();
     expect(bus.stats().channels).toBe(0);
     await bus.close();
