@@ -30,7 +30,9 @@ async function alternate<T>(
 ): Promise<Record<Mode, T[]>> {
   const out: Record<Mode, T[]> = { off: [], on: [] };
   for (let i = 1; i <= runs; i++) {
-    for (const mode of ['off', 'on'] as const) {
+    // Which mode goes first alternates too: a pair's second run must not always be the same mode.
+    const order = i % 2 === 1 ? (['off', 'on'] as const) : (['on', 'off'] as const);
+    for (const mode of order) {
       process.stderr.write(`[bench] ${label} ${i}/${runs}: metrics ${mode}…\n`);
       process.env['BENCH_METRICS'] = mode === 'on' ? '1' : '';
       try {
