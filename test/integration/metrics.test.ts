@@ -13,6 +13,7 @@ import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { comet, createMemoryBus, longpoll, type MemoryBus, stream } from '../../index.js';
 import { closeAll, listen, type Running } from './helpers/server.js';
+import { rawGet } from './raw-http.js';
 
 afterEach(closeAll);
 
@@ -24,6 +25,11 @@ class Rooms {
 
   @stream('/rooms/:room/live', { maxBytes: 300 })
   live(ctx: RouterContext) {
+    return `room:${ctx.params.room}`;
+  }
+
+  @stream('/rooms/:room/slow', { maxQueuedBytes: 256 * 1024 })
+  slow(ctx: RouterContext) {
     return `room:${ctx.params.room}`;
   }
 }
@@ -136,6 +142,21 @@ describe('comet_* metrics', () => {
       await value(registry, 'comet_delivery_latency_seconds_count', { transport: 'ndjson' }),
     ).toBeGreaterThanOrEqual(3);
     controller.abort();
+
+    // A reader that never reads is dropped once its queue passes the bound.
+    const slow = await rawGet(r.base, '/rooms/s/slow?transport=ndjson');
+    slow.socket.pause();
+    const big = 'x'.repeat(60 * 1024);
+    const dropped = () => value(registry, 'comet_slow_consumers_closed_total', { reason: 'queue' });
+    for (let i = 0; i < 2000 && (await dropped()) === 0; i++) {
+      await bus.publish('room:s', big);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    slow.socket.destroy();
+    expect(await dropped()).toBe(1);
+    expect(
+      await value(registry, 'comet_streams_closed_total', { transport: 'ndjson', reason: 'slow' }),
+    ).toBe(1);
 
     // A gap: the first id is out of the 3-message history by now.
     for (let i = 0; i < 4; i++) await bus.publish('room:a', { n: 10 + i });
