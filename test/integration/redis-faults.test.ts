@@ -6,7 +6,6 @@
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
@@ -15,6 +14,7 @@ import type { Message } from '../../lib/bus/bus.js';
 import { createRedisBus, type RedisBus, type RedisBusOptions } from '../../lib/bus/redis.js';
 import { isCometError } from '../../lib/errors.js';
 import { redisAnswers, whenMet } from '../helpers/redis.js';
+import { sparePort, waitFor } from '../helpers/redis-server.js';
 
 const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
 
@@ -28,23 +28,6 @@ interface Server {
 
 const servers: Server[] = [];
 const buses: RedisBus[] = [];
-
-async function sparePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const address = probe.address();
-  await new Promise((resolve) => probe.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
-async function waitFor(predicate: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 /** Starts (or restarts) `server`'s process; `durable` turns on AOF with fsync always. */
 async function start(server: Server, durable: boolean): Promise<void> {
