@@ -66,14 +66,17 @@ export class FakeBus implements Bus {
     }
   }
 
-  /** Appends a message and notifies subscribers synchronously; returns it. */
-  add(channel: string, data: unknown): Message {
+  /**
+   * Appends a message and notifies subscribers synchronously; returns it.
+   * `silent`: stored but not announced (a live delivery the backend lost).
+   */
+  add(channel: string, data: unknown, silent = false): Message {
     this.#seq += 1;
     const message: Message = { id: `${this.epoch}-${this.#seq}`, channel, data, time: Date.now() };
     const list = this.#history.get(channel) ?? [];
     list.push(message);
     this.#history.set(channel, list);
-    for (const sub of [...(this.#subs.get(channel) ?? [])]) sub.listener(message);
+    if (!silent) for (const sub of [...(this.#subs.get(channel) ?? [])]) sub.listener(message);
     return message;
   }
 
