@@ -80,6 +80,11 @@ export class FakeBus implements Bus {
     return message;
   }
 
+  /** Announces a stored message again (a late or repeated live wake-up). */
+  redeliver(message: Message): void {
+    for (const sub of [...(this.#subs.get(message.channel) ?? [])]) sub.listener(message);
+  }
+
   /** Tells `channel`'s subscribers of a live gap. */
   liveGap(channel: string, gap: LiveGap): void {
     for (const sub of [...(this.#subs.get(channel) ?? [])]) sub.onGap?.(gap);
