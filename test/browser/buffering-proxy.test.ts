@@ -55,7 +55,12 @@ whenNginx('browser client behind a buffering nginx', () => {
         await publisher;
       }
       ids.push(...(await publish(direct, 'nginx', 5, 100)));
-      const seen = await expectExactly(page, ids, 30_000);
+      const seen = await expectExactly(
+        page,
+        ids,
+        30_000,
+        async () => (await publish(direct, 'nginx', 1, 105))[0] ?? '',
+      );
       expect(seen.statuses).toContainEqual({
         kind: 'fallback',
         from: 'websocket',

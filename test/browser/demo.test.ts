@@ -29,9 +29,15 @@ async function startDemo(busOptions: MemoryBusOptions = {}) {
 const settle = () => new Promise((r) => setTimeout(r, 300));
 const fastRetry = { initialDelayMs: 50, maxDelayMs: 500 };
 
-/** Exactly `ids`, in order, carrying n = 1, 2, … as {@link publish} sent them. */
-async function expectExactly(page: Page, ids: string[]): Promise<void> {
-  const seen = await expectIds(page, ids);
+/**
+ * Exactly `ids`, in order, carrying n = 1, 2, … as {@link publish} sent them.
+ * With `room` (`[base, name]`), one more message is published there after
+ * them and must come last (a late duplicate would come before it).
+ */
+async function expectExactly(page: Page, ids: string[], room?: [string, string]): Promise<void> {
+  const sentinel =
+    room && (async () => (await publish(room[0], room[1], 1, ids.length + 1))[0] ?? '');
+  const seen = await expectIds(page, ids, undefined, sentinel);
   expect(seen.received.map((m) => (m.data as { n: number }).n)).toEqual(ids.map((_, i) => i + 1));
 }
 
@@ -53,7 +59,7 @@ describeBrowser('browser client against the demo app', chromium, () => {
         cursor: await head(base, transport),
         shareAcrossTabs: false,
       });
-      await expectExactly(page, await publish(base, transport, 200));
+      await expectExactly(page, await publish(base, transport, 200), [base, transport]);
       const seen = await record(page);
       expect(seen.statuses).toContainEqual({ kind: 'open', transport });
       expect(seen.statuses.some((s) => s.kind === 'fallback')).toBe(false);
@@ -70,7 +76,7 @@ describeBrowser('browser client against the demo app', chromium, () => {
       shareAcrossTabs: false,
       backoff: fastRetry,
     });
-    await expectExactly(page, await publish(base, 'auto', 200));
+    await expectExactly(page, await publish(base, 'auto', 200), [base, 'auto']);
     const seen = await record(page);
     expect(seen.statuses.filter((s) => s.kind === 'open')).toEqual([
       { kind: 'open', transport: 'websocket' },
@@ -121,7 +127,7 @@ describeBrowser('browser client against the demo app', chromium, () => {
       shareAcrossTabs: false,
     });
     await page.waitForFunction('window.resets.length === 1');
-    await expectExactly(page, await publish(base, 'gap', 5));
+    await expectExactly(page, await publish(base, 'gap', 5), [base, 'gap']);
     const seen = await record(page);
     expect(seen.resets).toHaveLength(1);
     expect(seen.resets[0]).toMatchObject({ previousCursor: 'old-1', transport: 'longpoll' });

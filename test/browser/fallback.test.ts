@@ -50,8 +50,18 @@ async function trickle(base: string, room: string, count: number): Promise<strin
   return ids;
 }
 
-async function expectAll(page: Page, ids: string[]): Promise<PageRecord> {
-  const seen = await expectExactly(page, ids, 30_000);
+/**
+ * Exactly `ids`, carrying n = 1, 2, …; with `room`, one more message is
+ * published there after them (see `expectExactly`'s sentinel).
+ */
+async function expectAll(
+  page: Page,
+  ids: string[],
+  room?: { base: string; name: string },
+): Promise<PageRecord> {
+  const sentinel =
+    room && (async () => (await publish(room.base, room.name, 1, ids.length + 1))[0] ?? '');
+  const seen = await expectExactly(page, ids, 30_000, sentinel);
   expect(seen.received.map((m) => (m.data as { n: number }).n)).toEqual(ids.map((_, i) => i + 1));
   return seen;
 }
@@ -61,7 +71,10 @@ describeBrowser('fallback against the real demo app', chromium, () => {
     const { base, direct } = await behindProxy({});
     const page = await followAuto(base, direct, 'fb-control');
     await page.waitForFunction('window.statuses.some((s) => s.kind === "open")');
-    const seen = await expectAll(page, await publish(direct, 'fb-control', 50));
+    const seen = await expectAll(page, await publish(direct, 'fb-control', 50), {
+      base: direct,
+      name: 'fb-control',
+    });
     expect(seen.statuses.filter((s) => s.kind === 'open')).toEqual([
       { kind: 'open', transport: 'websocket' },
     ]);
@@ -72,7 +85,8 @@ describeBrowser('fallback against the real demo app', chromium, () => {
     const { base, direct } = await behindProxy({ refuseUpgrades: true });
     const page = await followAuto(base, direct, 'fb-upgrade');
     await page.waitForFunction('window.statuses.some((s) => s.kind === "open")');
-    expectUpgradeRefusedToSse(await expectAll(page, await publish(direct, 'fb-upgrade', 50)));
+    const ids = await publish(direct, 'fb-upgrade', 50);
+    expectUpgradeRefusedToSse(await expectAll(page, ids, { base: direct, name: 'fb-upgrade' }));
     await page.close();
   });
 
@@ -84,7 +98,10 @@ describeBrowser('fallback against the real demo app', chromium, () => {
     expectBufferingStepDown(seen);
     // Long-poll answers end, so the buffering proxy passes them whole: it stays there.
     const more = await publish(direct, 'fb-buffer', 10, 41);
-    await expectAll(page, [...seen.received.map((m) => m.id), ...more]);
+    await expectAll(page, [...seen.received.map((m) => m.id), ...more], {
+      base: direct,
+      name: 'fb-buffer',
+    });
     await page.close();
   });
 });

@@ -206,19 +206,34 @@ export async function waitForMessages(
 }
 
 /**
- * Waits for `ids.length` messages, leaves room for a late duplicate to show up, then
- * expects exactly `ids`, in order; resolves with what the page recorded.
+ * Waits for `ids.length` messages, then expects exactly `ids`, in order;
+ * resolves with what the page recorded.
+ *
+ * A late duplicate must have its chance to show up first. With `sentinel`
+ * (publishes one more message, resolves with its id) that is an event: a
+ * duplicate would come before the sentinel, so the page must hold exactly
+ * `ids` then the sentinel (which is left out of the record returned).
+ * Without it (a test that goes on publishing to the same page) the page
+ * is given 300 ms.
  */
 export async function expectExactly(
   page: Page,
   ids: readonly string[],
   timeoutMs?: number,
+  sentinel?: () => Promise<string>,
 ): Promise<PageRecord> {
   await waitForMessages(page, ids.length, timeoutMs);
-  await new Promise((r) => setTimeout(r, 300));
+  if (sentinel === undefined) {
+    await new Promise((r) => setTimeout(r, 300));
+    const seen = await record(page);
+    expect(seen.received.map((m) => m.id)).toEqual(ids);
+    return seen;
+  }
+  const last = await sentinel();
+  await waitForMessages(page, ids.length + 1, timeoutMs);
   const seen = await record(page);
-  expect(seen.received.map((m) => m.id)).toEqual(ids);
-  return seen;
+  expect(seen.received.map((m) => m.id)).toEqual([...ids, last]);
+  return { ...seen, received: seen.received.slice(0, ids.length) };
 }
 
 /** Expects `seen` to have opened SSE, found it buffered and stepped down to long-poll. */

@@ -39,6 +39,11 @@ describeBrowser('browser client over a hand-written long-poll route', chromium, 
       const seen = await expectExactly(
         page,
         Array.from({ length: 20 }, (_, i) => String(i + 1)),
+        undefined,
+        async () => {
+          room.publish({ n: 21 });
+          return '21';
+        },
       );
       expect(seen.received.map((m) => m.data)).toEqual(
         Array.from({ length: 20 }, (_, i) => ({ n: i + 1 })),

@@ -78,10 +78,11 @@ describeBrowser('restart of the demo server process', chromium, () => {
     child = await startDemoChild(port, { REDIS_URL: '' });
     await page.waitForFunction('window.resets.length >= 1', undefined, { timeout: 20_000 });
     const after = await publish(demo, room, 5, 11);
-    await waitForMessages(page, 15);
-    await new Promise((r) => setTimeout(r, 300));
+    // One more after them: a late duplicate would come before it, in order.
+    const last = await publish(demo, room, 1, 16);
+    await waitForMessages(page, 16);
     const seen = await record(page);
-    expect(seen.received.map((m) => m.id)).toEqual([...before, ...after]);
+    expect(seen.received.map((m) => m.id)).toEqual([...before, ...after, ...last]);
     expect(seen.resets).toHaveLength(1);
     expect(seen.resets[0]).toMatchObject({ previousCursor: before.at(-1) });
     // The new epoch's ids are not the old ones continued.
@@ -105,12 +106,13 @@ describeBrowser('restart of the demo server process', chromium, () => {
         }
         child = await startDemoChild(port, { REDIS_URL: redisUrl });
         const after = await publish(demo, room, 10, 21);
-        await waitForMessages(page, 30, 20_000);
-        await new Promise((r) => setTimeout(r, 300));
+        // One more after them: a late duplicate would come before it, in order.
+        const last = await publish(demo, room, 1, 31);
+        await waitForMessages(page, 31, 20_000);
         const seen = await record(page);
-        expect(await ids(page)).toEqual([...first, ...during, ...after]);
+        expect(await ids(page)).toEqual([...first, ...during, ...after, ...last]);
         expect(seen.received.map((m) => (m.data as { n: number }).n)).toEqual(
-          Array.from({ length: 30 }, (_, i) => i + 1),
+          Array.from({ length: 31 }, (_, i) => i + 1),
         );
         expect(seen.resets).toEqual([]);
         expect(seen.statuses.filter((s) => s.kind === 'open').length).toBeGreaterThanOrEqual(2);

@@ -34,10 +34,16 @@ async function publishAll(publish: (data: unknown) => void, from: number, to: nu
   }
 }
 
-function expectTwenty(page: Page) {
+/** Exactly messages 1 to 20; message 21, published after them, shows no duplicate came late. */
+function expectTwenty(page: Page, publish: (data: unknown) => void) {
   return expectExactly(
     page,
     Array.from({ length: 20 }, (_, i) => `${i + 1}`),
+    undefined,
+    async () => {
+      publish({ n: 21 });
+      return '21';
+    },
   );
 }
 
@@ -61,7 +67,7 @@ describeBrowser('browser client streams and fallbacks (fake room)', chromium, ()
       });
       await waitForMessages(page, 5);
       await publishAll(room.publish, 6, 20);
-      const seen = await expectTwenty(page);
+      const seen = await expectTwenty(page, room.publish);
       expect(seen.statuses.filter((s) => s.kind === 'open').length).toBeGreaterThanOrEqual(3);
       expect(seen.statuses.every((s) => !('transport' in s) || s.transport === transport)).toBe(
         true,
@@ -81,7 +87,7 @@ describeBrowser('browser client streams and fallbacks (fake room)', chromium, ()
     });
     await waitForMessages(page, 5);
     await publishAll(room.publish, 6, 20);
-    expectBufferingStepDown(await expectTwenty(page));
+    expectBufferingStepDown(await expectTwenty(page, room.publish));
     await page.close();
   });
 
@@ -93,7 +99,7 @@ describeBrowser('browser client streams and fallbacks (fake room)', chromium, ()
     await startClient(page, room.base, '/rooms/lobby/live', common);
     await waitForMessages(page, 5);
     await publishAll(room.publish, 6, 20);
-    expectUpgradeRefusedToSse(await expectTwenty(page));
+    expectUpgradeRefusedToSse(await expectTwenty(page, room.publish));
     await page.close();
   });
 });

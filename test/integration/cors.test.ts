@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createChatApp } from '../../examples/chat/app.js';
 import { createMemoryBus } from '../../index.js';
+import { createTestApp } from './helpers/app.js';
 import { closeAll, expectError, held, publish, startChat } from './helpers/server.js';
 
 afterEach(closeAll);
@@ -122,7 +122,7 @@ describe('CORS', () => {
 
   it("refuses '*' with credentials when the middleware is created", () => {
     expect(() =>
-      createChatApp({ bus: createMemoryBus(), cors: { origins: ['*'], credentials: true } }),
+      createTestApp({ bus: createMemoryBus(), cors: { origins: ['*'], credentials: true } }),
     ).toThrow(expect.objectContaining({ code: 'COMET_ERR_OPTIONS_INVALID' }));
   });
 });

@@ -47,6 +47,17 @@ async function start(logger: boolean) {
   return { running: await listen(app, push, bus), finished, responses, bus, app };
 }
 
+/**
+ * Waits until every response has closed on the server (the last event that
+ * could run an on-finished callback or raise an error), then lets the
+ * callbacks on-finished defers with `setImmediate` run.
+ */
+async function settled(responses: readonly ServerResponse[]): Promise<void> {
+  await until(() => responses.every((res) => res.closed), 2000, 'every response to close');
+  await new Promise((r) => setImmediate(r));
+  await new Promise((r) => setImmediate(r));
+}
+
 function watchers(res: ServerResponse): number {
   const named = (list: ((...args: unknown[]) => unknown)[]) =>
     list.filter((f) => f.name === 'onevent');
@@ -71,7 +82,7 @@ describe('a held request is detached from Koa', () => {
   });
 
   it('still runs other middleware’s on-finished callbacks once, on answer and on disconnect', async () => {
-    const { running, finished, bus } = await start(true);
+    const { running, finished, bus, responses } = await start(true);
     const answer = fetch(`${running.base}/wait`);
     await held(running, 1);
     await bus.publish('c', 'x');
@@ -88,12 +99,12 @@ describe('a held request is detached from Koa', () => {
     await held(running, 1);
     await stream.body?.cancel();
     await until(() => finished.length === 3);
-    await new Promise((r) => setTimeout(r, 50));
+    await settled(responses);
     expect(finished).toEqual(['/wait', '/wait', '/live']);
   });
 
   it('clients leaving mid-stream or mid-hold raise nothing on app.on("error")', async () => {
-    const { running, bus, app } = await start(false);
+    const { running, bus, app, responses } = await start(false);
     const errors: unknown[] = [];
     app.on('error', (e: unknown) => errors.push(e));
     const sockets = [];
@@ -108,7 +119,7 @@ describe('a held request is detached from Koa', () => {
     for (const socket of sockets) socket.resetAndDestroy();
     await bus.publish('c', 'after');
     await until(() => running.push.stats().held === 0);
-    await new Promise((r) => setTimeout(r, 50));
+    await settled(responses);
     expect(errors).toEqual([]);
   });
 });

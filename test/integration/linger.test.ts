@@ -5,8 +5,8 @@
  * poll); it is released when the linger ends, and at shutdown.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createChatApp } from '../../examples/chat/app.js';
 import { type Bus, createMemoryBus } from '../../index.js';
+import { createTestApp } from './helpers/app.js';
 import { closeAll, held, listen, publish, until } from './helpers/server.js';
 
 afterEach(closeAll);
@@ -26,7 +26,7 @@ function countingBus() {
 
 async function start(linger: number) {
   const { bus, counted, subscribes } = countingBus();
-  const { app, push } = createChatApp({ bus: counted, channelLinger: linger });
+  const { app, push } = createTestApp({ bus: counted, channelLinger: linger });
   const running = await listen(app, push, bus);
   return { running, bus, subscribes };
 }

@@ -5,15 +5,15 @@
  * are released at once, not at the end of a 10-minute lifetime.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createChatApp } from '../../examples/chat/app.js';
 import { createMemoryBus } from '../../index.js';
+import { createTestApp } from './helpers/app.js';
 import { closeAll, LINGER_MS, listen, type Running, rawSocket, until } from './helpers/server.js';
 
 afterEach(closeAll);
 
 async function start(direct: boolean): Promise<Running> {
   const bus = createMemoryBus();
-  const { app, push } = createChatApp({ bus, channelLinger: LINGER_MS, direct });
+  const { app, push } = createTestApp({ bus, channelLinger: LINGER_MS, direct });
   return listen(app, push, bus);
 }
 

@@ -13,9 +13,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createChatApp } from '../../examples/chat/app.js';
 import { createMemoryBus } from '../../index.js';
 import { whenMet } from '../helpers/redis.js';
+import { createTestApp } from './helpers/app.js';
 import { closeAll, listen, post } from './helpers/server.js';
 
 const installed = spawnSync('prometheus', ['--version']).status === 0;
@@ -65,7 +65,7 @@ describe('a real Prometheus', () => {
       it('scrapes comet_deliveries_total from the demo app', { timeout: 60_000 }, async () => {
         const bus = createMemoryBus();
         const registry = new Registry();
-        const { app, push } = createChatApp({ bus, metrics: registry });
+        const { app, push } = createTestApp({ bus, metrics: registry });
         const demo = await listen(app, push, bus);
 
         dir = mkdtempSync(join(tmpdir(), 'comet-prometheus-'));

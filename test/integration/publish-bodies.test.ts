@@ -12,10 +12,10 @@ import type { AddressInfo } from 'node:net';
 import Router from '@koa/router';
 import Koa from 'koa';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createChatApp } from '../../examples/chat/app.js';
 import { type Bus, comet, createMemoryBus, readJsonBody } from '../../index.js';
 import { createRedisBus } from '../../lib/bus/redis.js';
 import { deleteRedisKeys, redisAnswers, redisUrl, withRedis } from '../helpers/redis.js';
+import { createTestApp } from './helpers/app.js';
 import { closeAll, expectError, rawSocket } from './helpers/server.js';
 
 const redisPrefix = `comet-test:bodies:${process.pid}:`;
@@ -43,7 +43,7 @@ interface Chat {
 }
 
 async function startChatOn(bus: Bus): Promise<Chat> {
-  const { app, push } = createChatApp({ bus, channelLinger: 50 });
+  const { app, push } = createTestApp({ bus, channelLinger: 50 });
   const server: Server = app.listen(0, '127.0.0.1');
   await once(server, 'listening');
   push.attach(server, app);
@@ -267,7 +267,7 @@ describe('publish body rules', () => {
 describe('publish over HTTP/2', () => {
   it('reads a body that comes without Content-Length or Transfer-Encoding', async () => {
     const bus = createMemoryBus();
-    const { app, push } = createChatApp({ bus });
+    const { app, push } = createTestApp({ bus });
     const server = createH2Server({}, app.callback());
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');

@@ -10,7 +10,6 @@ import { once } from 'node:events';
 import type { Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { createChatApp } from '../../examples/chat/app.js';
 import { createRedisBus, type RedisBus, type RedisBusOptions } from '../../lib/bus/redis.js';
 import type { CometMiddleware } from '../../middleware/comet.js';
 import { whenMet } from '../helpers/redis.js';
@@ -21,6 +20,7 @@ import {
   startRedisServer,
   waitFor,
 } from '../helpers/redis-server.js';
+import { createTestApp } from './helpers/app.js';
 
 const cleanups: (() => Promise<unknown> | undefined)[] = [];
 afterEach(async () => {
@@ -48,7 +48,7 @@ function bus(on: RedisServer, options: RedisBusOptions = {}): RedisBus {
 /** The demo app on `appBus`, listening on 127.0.0.1:0. */
 async function demo(appBus: RedisBus): Promise<{ base: string; push: CometMiddleware }> {
   await appBus.ready();
-  const { app, push } = createChatApp({ bus: appBus, channelLinger: 50 });
+  const { app, push } = createTestApp({ bus: appBus, channelLinger: 50 });
   const http: Server = app.listen(0, '127.0.0.1');
   await once(http, 'listening');
   push.attach(http, app);

@@ -67,12 +67,16 @@ describe('graceful shutdown', () => {
 
   it('answers a fresh no-cursor long-poll caught on its first read with the head, not ""', async () => {
     const memory = createMemoryBus();
-    // A bus whose reads take a while (a remote bus): shutdown lands mid-read.
+    // A remote-like bus whose reads wait at a gate the test opens: shutdown lands mid-read.
+    let openGate: () => void = () => {};
+    const gate = new Promise<void>((r) => {
+      openGate = r;
+    });
     const bus = {
       ...memory,
       readSync: undefined, // a remote bus has no synchronous read
       read: async (...args: Parameters<typeof memory.read>) => {
-        await new Promise((r) => setTimeout(r, 100));
+        await gate;
         return memory.read(...args);
       },
     };
@@ -82,8 +86,10 @@ describe('graceful shutdown', () => {
     app.use(push);
     const running = await listen(app, push, bus);
     const pending = getJson<BatchBody>(running.base, '/lobby?timeout=55');
-    await held(running, 1); // joined, first read still in flight
-    await push.close();
+    await held(running, 1); // joined, first read still in flight (at the gate)
+    const closing = push.close();
+    openGate();
+    await closing;
     const { res, body } = await pending;
     expect(res.status).toBe(200);
     expect(body).toEqual({ messages: [], cursor: head.id, gap: false });

@@ -9,9 +9,9 @@ import Koa from 'koa';
 import compress from 'koa-compress';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
-import { Rooms } from '../../examples/chat/app.js';
 import { comet, createMemoryBus, stream } from '../../index.js';
 import { sseTransport } from '../../lib/transports/sse.js';
+import { TestRooms as Rooms } from './helpers/app.js';
 import { readUntil } from './helpers/read-stream.js';
 import {
   closeAll,

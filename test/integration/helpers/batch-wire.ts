@@ -1,11 +1,11 @@
 /** The demo app on a memory bus with the fixed epoch `k1`, as the wire-format page assumes. */
 import type { AddressInfo } from 'node:net';
-import { createChatApp } from '../../../examples/chat/app.js';
 import { createMemoryBus } from '../../../lib/bus/memory.js';
+import { createTestApp } from './app.js';
 
 export async function examplesServer() {
   const bus = createMemoryBus({ epoch: 'k1' });
-  const { app, push } = createChatApp({ bus });
+  const { app, push } = createTestApp({ bus });
   const server = app.listen(0, '127.0.0.1');
   push.attach(server, app);
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));

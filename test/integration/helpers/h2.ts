@@ -14,7 +14,6 @@ import {
   type Http2Server,
   type IncomingHttpHeaders,
 } from 'node:http2';
-import { createChatApp } from '../../../examples/chat/app.js';
 import {
   createHttpsServer,
   type Pems,
@@ -22,6 +21,7 @@ import {
 } from '../../../examples/chat/https.js';
 import { createMemoryBus, type MemoryBus } from '../../../index.js';
 import type { CometMiddleware } from '../../../middleware/comet.js';
+import { createTestApp } from './app.js';
 import { DIRECT, LINGER_MS } from './server.js';
 
 let pems: Promise<Pems> | undefined;
@@ -42,7 +42,7 @@ export interface H2Running {
 /** Starts the demo chat on an HTTP/2 server of `kind`, attached, on 127.0.0.1:0. */
 export async function startH2Chat(kind: 'tls' | 'h2c'): Promise<H2Running> {
   const bus = createMemoryBus();
-  const { app, push } = createChatApp({ bus, channelLinger: LINGER_MS, direct: DIRECT });
+  const { app, push } = createTestApp({ bus, channelLinger: LINGER_MS, direct: DIRECT });
   pems ??= selfSignedCertificate(); // once per file
   const server = kind === 'tls' ? createHttpsServer(app, await pems) : createServer(app.callback());
   server.listen(0, '127.0.0.1');

@@ -8,10 +8,10 @@ import { Agent, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type Koa from 'koa';
 import { expect } from 'vitest';
-import { createChatApp } from '../../../examples/chat/app.js';
 import { createMemoryBus, type MemoryBus, type Message } from '../../../index.js';
 import type { CometMiddleware } from '../../../middleware/comet.js';
 import type { CorsOptions } from '../../../middleware/cors.js';
+import { createTestApp } from './app.js';
 
 /** A running server and its handles. */
 export interface Running {
@@ -88,20 +88,25 @@ export const LINGER_MS = 50;
  */
 export const DIRECT = process.env['COMET_DIRECT'] === '1';
 
-/** Starts the demo chat app (examples/chat) with a fresh memory bus. */
-export async function startChat(options: { cors?: CorsOptions; bus?: MemoryBus } = {}) {
+/**
+ * Starts the test app (./app.ts: the demo chat's routes, built for the tests)
+ * with a fresh memory bus.
+ */
+export async function startChat(
+  options: { cors?: CorsOptions; bus?: MemoryBus; channelLinger?: number } = {},
+) {
   const bus = options.bus ?? createMemoryBus();
   // A short linger, so tests see bus subscriptions released without waiting 10 s.
-  const { app, push } = createChatApp({
+  const { app, push } = createTestApp({
     bus,
-    channelLinger: LINGER_MS,
+    channelLinger: options.channelLinger ?? LINGER_MS,
     direct: DIRECT,
     ...(options.cors ? { cors: options.cors } : {}),
   });
   return listen(app, push, bus);
 }
 
-/** Publishes to a demo room over HTTP, as a client would; returns the new id. */
+/** Publishes to a room over HTTP, as a client would; returns the new id. */
 export async function post(base: string, room: string, data: unknown): Promise<string> {
   const res = await fetch(`${base}/rooms/${room}/messages`, {
     method: 'POST',
@@ -112,7 +117,7 @@ export async function post(base: string, room: string, data: unknown): Promise<s
   return ((await res.json()) as { id: string }).id;
 }
 
-/** Publishes to a demo room straight on the bus. */
+/** Publishes to a room straight on the bus. */
 export function publish(bus: MemoryBus, room: string, data: unknown): Promise<Message> {
   return bus.publish(`room:${room}`, data);
 }
