@@ -129,11 +129,12 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   /** @internal Hub callback. */
   notify(round: Round): void {
     if (this.state === 'completed') return;
-    if (this.#phase === 'reading') {
+    // A read in flight (the first, or a wake-up's) may not see this message:
+    // mark it, and the read is repeated when it lands with nothing.
+    if (this.#phase !== 'parked') {
       this.#dirty = true;
       return;
     }
-    if (this.#phase !== 'parked') return;
     this.#phase = 'waking';
     // Waiters at the same position share one read and one encoded body.
     this.#key ??= this.#groupKey();
@@ -160,8 +161,8 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
    */
   gap(): void {
     if (this.state === 'completed') return;
-    if (this.#phase === 'reading') this.#dirty = true;
-    else if (this.#phase === 'parked') this.#read();
+    if (this.#phase === 'parked') this.#read();
+    else this.#dirty = true;
   }
 
   /** Same key, same bytes: route limits, encoding, channels and positions. */
@@ -286,7 +287,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
       this.complete();
       return;
     }
-    if (this.#phase === 'reading' && this.#dirty) {
+    if (this.#dirty) {
       this.#read();
       return;
     }

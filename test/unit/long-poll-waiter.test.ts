@@ -188,6 +188,23 @@ describe('long-poll waiter on a synchronous bus', () => {
 });
 
 describe('long-poll waiter on an asynchronous bus', () => {
+  it('a message arriving during a wake-up read that finds nothing is not missed', async () => {
+    setUp('async');
+    const old = bus.add('room', 'a');
+    const { fake, waiter } = hold(['f-1'], 10_000);
+    bus.resolveAll();
+    await settle();
+    expect(waiter.state).toBe('suspended');
+    bus.redeliver(old); // a lagging wake-up for a message already passed
+    expect(bus.pending).toHaveLength(1);
+    bus.add('room', 'b'); // announced while the wake-up read is in flight
+    bus.resolveAll();
+    await settle();
+    bus.resolveAll();
+    await settle();
+    expect(ids(fake)).toEqual(['f-2']);
+  });
+
   it('a message arriving while the read is in flight repeats the read', async () => {
     setUp('async');
     bus.add('room', 'old');
