@@ -12,7 +12,7 @@ import { jsonpTransport } from '../lib/transports/jsonp.js';
 import { longPollTransport } from '../lib/transports/long-poll.js';
 import { etagOf, matchesEtag, pollTransport } from '../lib/transports/poll.js';
 import type { LongPollOptions, PollOptions } from './decorators.js';
-import { detachFromKoa } from './detach.js';
+import { detachFromKoa } from './koa-adapter.js';
 import { callbackOf, cursorOf, single, timeoutOf } from './request-params.js';
 import type { RouteServices } from './route-services.js';
 

@@ -18,6 +18,7 @@ import { type ServeClientOptions, serveClient } from './client-assets.js';
 import { type CorsOptions, createCorsPolicy } from './cors.js';
 import { type Authorize, type CometRoute, type RouteDefinition, routesOf } from './decorators.js';
 import { attachDirect } from './direct.js';
+import { checkKoaVersions } from './koa-adapter.js';
 import { type MetricsOptions, registerMetrics } from './metrics.js';
 import { renderError } from './render-error.js';
 import type { RouteServices } from './route-services.js';
@@ -142,6 +143,7 @@ export interface CometMiddleware extends Middleware {
  * ```
  */
 export function comet(options: CometOptions): CometMiddleware {
+  checkKoaVersions();
   const timers = options.timers ?? createTimerWheel();
   const meters = new Meters();
   const hub = new Hub(options.bus, {
@@ -172,7 +174,9 @@ export function comet(options: CometOptions): CometMiddleware {
 
   const middleware = (async (ctx: Context, next: Next) => {
     (ctx as Context & { [kHost]?: AsyncHost })[kHost] = host;
-    installStartAsync(ctx);
+    // attach(server, app) installed it; an app that never attaches gets it
+    // on its first request (a no-op check after that).
+    installStartAsync(ctx.app);
     try {
       if (directUnattached && ctx.method === 'GET') warnDirectUnattached(ctx.path);
       if (cors.apply(ctx)) return;
@@ -214,6 +218,7 @@ export function comet(options: CometOptions): CometMiddleware {
         attachDirect(server, app, direct, cors, hub.meters);
         directUnattached = false;
       }
+      if (app !== undefined) installStartAsync(app);
       closers.push(trackServer(server));
       attachUpgrades(server, router, upgrades, app);
     },
