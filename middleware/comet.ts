@@ -113,7 +113,8 @@ export interface CometMiddleware extends Middleware {
    * or cleartext `http2.createServer`): WebSocket upgrades on `@stream`
    * routes, direct dispatch (see `CometOptions.direct`; needs the app), and
    * `close()` closing the server too. Pass the app so upgrade requests get
-   * a context with the app's extensions. Call it once the server has the
+   * a context with the app's extensions (and defines `ctx.startAsync` on
+   * `app.context`). Call it once the server has the
    * app as its request listener (`app.listen()` does that). WebSocket needs
    * an HTTP/1.1 upgrade: on HTTP/2 only with `allowHTTP1` (see
    * `docs/design-decisions.md`).

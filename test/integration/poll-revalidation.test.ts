@@ -16,10 +16,11 @@ describe('poll revalidation', () => {
     const first = await fetch(url);
     const etag = first.headers.get('etag') ?? '';
     await first.text();
-    for (const headers of [
+    const requests: Record<string, string>[] = [
       { 'If-None-Match': etag, 'Cache-Control': 'no-cache', Pragma: 'no-cache' },
       { 'If-None-Match': '*', 'Cache-Control': 'no-cache' },
-    ]) {
+    ];
+    for (const headers of requests) {
       const again = await fetch(url, { headers });
       expect(again.status).toBe(304);
       expect(await again.text()).toBe('');
