@@ -18,7 +18,7 @@ import { type ServeClientOptions, serveClient } from './client-assets.js';
 import { type CorsOptions, createCorsPolicy } from './cors.js';
 import { type Authorize, type CometRoute, type RouteDefinition, routesOf } from './decorators.js';
 import { attachDirect } from './direct.js';
-import { checkKoaVersions } from './koa-adapter.js';
+import { checkKoaVersions, matchRoute } from './koa-adapter.js';
 import { type MetricsOptions, registerMetrics } from './metrics.js';
 import { renderError } from './render-error.js';
 import type { RouteServices } from './route-services.js';
@@ -193,7 +193,7 @@ export function comet(options: CometOptions): CometMiddleware {
   }) as CometMiddleware;
 
   const warnDirectUnattached = (path: string): void => {
-    if (direct.match(path, 'GET').pathAndMethod.length === 0) return;
+    if (matchRoute(direct, path) === undefined) return;
     directUnattached = false;
     process.emitWarning(
       `comet({ direct: true }) answered ${path} through Koa: direct dispatch starts at attach(server, app)`,

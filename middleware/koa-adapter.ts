@@ -8,7 +8,7 @@
  * | on-finished's queue at `res.__onFinished.queue`, Koa's hook first in it | held requests | {@link detachFromKoa} |
  * | ee-first's watcher closures are named `onevent` | held requests | {@link detachFromKoa} |
  * | parseurl's cache at `req._parsedUrl` | held requests | {@link detachFromKoa} |
- * | `router.match()` (marked private) and `layer.stack[0]` is the route's handler | direct dispatch, upgrades | {@link matchRoute}, {@link matchUpgrade} |
+ * | `router.match()` (marked private) and `layer.stack[0]` is the route's handler | direct dispatch (and its not-attached warning), upgrades | {@link matchRoute}, {@link matchUpgrade} |
  * | the router sets `ctx.params`, `ctx.routerPath`, `ctx._matchedRoute` | direct dispatch, upgrades | {@link routedContext} |
  * | Koa's `respond()` (not exported) for the bodies a batch route leaves | direct dispatch | {@link respondLikeKoa} |
  * | the app owns its server's `request` listener (`app.callback()`) | direct dispatch | {@link interceptRequests} |
