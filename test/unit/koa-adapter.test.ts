@@ -11,6 +11,7 @@ import { type AddressInfo, connect } from 'node:net';
 import Router, { type RouterContext } from '@koa/router';
 import Koa, { type Context } from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
+import { comet, createMemoryBus } from '../../index.js';
 import {
   checkKoaVersions,
   detachFromKoa,
@@ -298,6 +299,31 @@ describe("the app's request listener and app.context", () => {
     });
     expect(seen).toEqual([true, method]);
     expect(Object.hasOwn(new Koa().context, 'added')).toBe(false);
+  });
+});
+
+describe('ctx.startAsync on app.context', () => {
+  it('attach(server, app) defines it before any request; an app that never attaches gets it on its first', async () => {
+    const attached = new Koa();
+    const push = comet({ bus: createMemoryBus() });
+    attached.use(push);
+    const server = createServer(attached.callback());
+    expect(Object.hasOwn(attached.context, 'startAsync')).toBe(false);
+    push.attach(server, attached);
+    expect(Object.hasOwn(attached.context, 'startAsync')).toBe(true);
+    servers.push({ close: () => void push.close() });
+
+    const lazy = new Koa();
+    const other = comet({ bus: createMemoryBus() });
+    lazy.use(other);
+    lazy.use((ctx) => {
+      ctx.body = typeof ctx.startAsync;
+    });
+    servers.push({ close: () => void other.close() });
+    expect(Object.hasOwn(lazy.context, 'startAsync')).toBe(false);
+    const answer = await raw(await listen(createServer(lazy.callback())));
+    expect(answer.endsWith('function')).toBe(true);
+    expect(Object.hasOwn(lazy.context, 'startAsync')).toBe(true);
   });
 });
 
