@@ -12,7 +12,7 @@ import { jsonpTransport } from '../lib/transports/jsonp.js';
 import { longPollTransport } from '../lib/transports/long-poll.js';
 import { etagOf, matchesEtag, pollTransport } from '../lib/transports/poll.js';
 import type { LongPollOptions, PollOptions } from './decorators.js';
-import { detachFromKoa } from './detach.js';
+import { detachFromKoa } from './koa-adapter.js';
 import { callbackOf, cursorOf, single, timeoutOf } from './request-params.js';
 import type { RouteServices } from './route-services.js';
 
@@ -125,6 +125,10 @@ export function pollHandler(
     if (read.gap) services.hub.meters.gaps++;
     ctx.set(pollTransport.headers as Record<string, string>);
     ctx.set('ETag', etag);
+    // Not Koa's `ctx.fresh`: its `fresh` check calls any request with
+    // `Cache-Control: no-cache` stale, and fetch() adds exactly that to a
+    // request carrying `If-None-Match` (Fetch standard, HTTP-network-or-cache
+    // fetch), so every fetch-based revalidation would get the full 200.
     if (matchesEtag(ctx.get('If-None-Match'), etag)) {
       ctx.status = 304;
       return;

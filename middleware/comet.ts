@@ -18,6 +18,7 @@ import { type ServeClientOptions, serveClient } from './client-assets.js';
 import { type CorsOptions, createCorsPolicy } from './cors.js';
 import { type Authorize, type CometRoute, type RouteDefinition, routesOf } from './decorators.js';
 import { attachDirect } from './direct.js';
+import { checkKoaVersions, matchRoute } from './koa-adapter.js';
 import { type MetricsOptions, registerMetrics } from './metrics.js';
 import { renderError } from './render-error.js';
 import type { RouteServices } from './route-services.js';
@@ -112,7 +113,8 @@ export interface CometMiddleware extends Middleware {
    * or cleartext `http2.createServer`): WebSocket upgrades on `@stream`
    * routes, direct dispatch (see `CometOptions.direct`; needs the app), and
    * `close()` closing the server too. Pass the app so upgrade requests get
-   * a context with the app's extensions. Call it once the server has the
+   * a context with the app's extensions (and defines `ctx.startAsync` on
+   * `app.context`). Call it once the server has the
    * app as its request listener (`app.listen()` does that). WebSocket needs
    * an HTTP/1.1 upgrade: on HTTP/2 only with `allowHTTP1` (see
    * `docs/design-decisions.md`).
@@ -142,6 +144,7 @@ export interface CometMiddleware extends Middleware {
  * ```
  */
 export function comet(options: CometOptions): CometMiddleware {
+  checkKoaVersions();
   const timers = options.timers ?? createTimerWheel();
   const meters = new Meters();
   const hub = new Hub(options.bus, {
@@ -172,7 +175,9 @@ export function comet(options: CometOptions): CometMiddleware {
 
   const middleware = (async (ctx: Context, next: Next) => {
     (ctx as Context & { [kHost]?: AsyncHost })[kHost] = host;
-    installStartAsync(ctx);
+    // attach(server, app) installed it; an app that never attaches gets it
+    // on its first request (a no-op check after that).
+    installStartAsync(ctx.app);
     try {
       if (directUnattached && ctx.method === 'GET') warnDirectUnattached(ctx.path);
       if (cors.apply(ctx)) return;
@@ -188,7 +193,7 @@ export function comet(options: CometOptions): CometMiddleware {
   }) as CometMiddleware;
 
   const warnDirectUnattached = (path: string): void => {
-    if (direct.match(path, 'GET').pathAndMethod.length === 0) return;
+    if (matchRoute(direct, path) === undefined) return;
     directUnattached = false;
     process.emitWarning(
       `comet({ direct: true }) answered ${path} through Koa: direct dispatch starts at attach(server, app)`,
@@ -214,6 +219,7 @@ export function comet(options: CometOptions): CometMiddleware {
         attachDirect(server, app, direct, cors, hub.meters);
         directUnattached = false;
       }
+      if (app !== undefined) installStartAsync(app);
       closers.push(trackServer(server));
       attachUpgrades(server, router, upgrades, app);
     },

@@ -18,6 +18,7 @@ import type Koa from 'koa';
 import { CometError, isCometError } from '../lib/errors.js';
 import type { Meters } from '../lib/meters.js';
 import type { CorsPolicy } from './cors.js';
+import { interceptRequests, matchRoute, respondLikeKoa, routedContext } from './koa-adapter.js';
 import { renderError } from './render-error.js';
 import type { AttachableServer } from './servers.js';
 
@@ -30,8 +31,6 @@ import type { AttachableServer } from './servers.js';
  * socket (on HTTP/2 `res.socket` is a proxy of the session's).
  */
 type RouteHandler = (ctx: RouterContext) => void | Promise<void>;
-
-type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
 
 /**
  * Puts the direct dispatcher in front of `server`'s request listeners:
@@ -47,19 +46,14 @@ export function attachDirect(
   cors: CorsPolicy,
   meters?: Meters,
 ): void {
-  const listeners = server.listeners('request') as RequestListener[];
-  if (listeners.length === 0) {
+  const serve = directServer(app, router, cors, meters);
+  const attached = interceptRequests(server, (req, res) => req.method === 'GET' && serve(req, res));
+  if (!attached) {
     throw new CometError(
       'COMET_ERR_OPTIONS_INVALID',
       'direct: attach the server after it has the app as its request listener',
     );
   }
-  const serve = directServer(app, router, cors, meters);
-  server.removeAllListeners('request');
-  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method === 'GET' && serve(req, res)) return;
-    for (const listener of listeners) listener.call(server, req, res);
-  });
 }
 
 /** Answers `req` when it is one of `router`'s routes; false (nothing written) otherwise. */
@@ -70,41 +64,24 @@ function directServer(app: Koa, router: Router, cors: CorsPolicy, meters: Meters
     if (url.charCodeAt(0) !== 47 /* / */) return false;
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const layer = router.match(path, 'GET').pathAndMethod[0];
-    const handler = layer?.stack[0] as RouteHandler | undefined;
-    if (layer === undefined || handler === undefined) return false;
-    const ctx = app.createContext(req, res) as RouterContext;
-    ctx.params = layer.params(path, layer.captures(path), {});
-    ctx.routerPath = layer.path as string;
-    ctx._matchedRoute = layer.path;
+    const match = matchRoute(router, path);
+    if (match === undefined) return false;
+    const handler = match.handler as RouteHandler;
+    const ctx = routedContext(app, req, res, match);
     try {
       cors.apply(ctx);
       const done = handler(ctx);
       if (done instanceof Promise) {
         done.then(
-          () => respond(ctx),
+          () => respondLikeKoa(ctx),
           (error: unknown) => fail(ctx, error, meters),
         );
-      } else respond(ctx);
+      } else respondLikeKoa(ctx);
     } catch (error) {
       fail(ctx, error, meters);
     }
     return true;
   };
-}
-
-/** Sends what a route left on `ctx` (a poll's body or 304), as Koa's `respond` would. */
-function respond(ctx: RouterContext): void {
-  const res = ctx.res;
-  if (ctx.respond === false || res.headersSent || res.writableEnded) return;
-  const body = ctx.body;
-  if (body == null || ctx.status === 304) {
-    res.end();
-    return;
-  }
-  const bytes = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
-  ctx.length = Buffer.byteLength(bytes);
-  res.end(bytes);
 }
 
 /** A coded error answers its JSON 4xx/503; anything else goes to Koa's own `ctx.onerror` (500, `app.on('error')`). */
@@ -114,5 +91,5 @@ function fail(ctx: RouterContext, error: unknown, meters: Meters | undefined): v
     return;
   }
   renderError(ctx, error, meters);
-  respond(ctx);
+  respondLikeKoa(ctx);
 }

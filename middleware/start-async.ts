@@ -5,10 +5,12 @@
  * The handler returns; the comet middleware then holds Koa's middleware
  * promise until the context completes, and Koa sends `ctx.body` as usual.
  */
+import type Koa from 'koa';
 import type { Context, Middleware, Next } from 'koa';
 import { AsyncContext } from '../lib/async-context.js';
 import { CometError } from '../lib/errors.js';
 import type { TimerWheel } from '../lib/timer-wheel.js';
+import { extendContext } from './koa-adapter.js';
 
 /** Options of `ctx.startAsync()`. */
 export interface StartAsyncOptions {
@@ -77,16 +79,14 @@ function startAsync(this: Context & Marked, options: StartAsyncOptions = {}): As
   return ac;
 }
 
-/** @internal Puts `startAsync` on the app's context prototype once. */
-export function installStartAsync(ctx: Context): void {
-  const proto = Object.getPrototypeOf(ctx) as object;
-  if (!Object.hasOwn(proto, 'startAsync')) {
-    Object.defineProperty(proto, 'startAsync', {
-      value: startAsync,
-      configurable: true,
-      writable: true,
-    });
-  }
+/**
+ * @internal Puts `startAsync` on `app.context`, the prototype of every ctx
+ * the app makes, once per app: `attach(server, app)` does it when the
+ * middleware is tied to its app, and the middleware itself on its first
+ * request otherwise (an app that never calls `attach`).
+ */
+export function installStartAsync(app: Koa): void {
+  extendContext(app, 'startAsync', startAsync);
 }
 
 /**

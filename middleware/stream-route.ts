@@ -32,7 +32,7 @@ import {
 import { handleInboundFrames, inboundMaxPayload } from '../lib/transports/websocket-inbound.js';
 import type { ChannelResolver } from './batch-routes.js';
 import type { StreamOptions } from './decorators.js';
-import { detachFromKoa } from './detach.js';
+import { detachFromKoa } from './koa-adapter.js';
 import { callbackOf, cursorOf, single } from './request-params.js';
 import type { RouteServices } from './route-services.js';
 import { socketPublisher } from './stream-publish.js';

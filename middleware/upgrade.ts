@@ -11,8 +11,8 @@
 import { type IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type Router from '@koa/router';
-import type { RouterContext } from '@koa/router';
 import Koa from 'koa';
+import { matchUpgrade, routedContext } from './koa-adapter.js';
 import type { AttachableServer } from './servers.js';
 import type { StreamUpgrade } from './stream-route.js';
 
@@ -27,12 +27,9 @@ export function attachUpgrades(
   const koa = app ?? new Koa();
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    for (const layer of router.match(path, 'GET').pathAndMethod) {
-      const upgrade = layer.stack.map((h) => upgrades.get(h)).find((u) => u !== undefined);
-      if (upgrade === undefined) continue;
-      const ctx = koa.createContext(req, new ServerResponse(req)) as RouterContext;
-      ctx.params = layer.params(path, layer.captures(path), {});
-      upgrade(ctx, req, socket, head);
+    const match = matchUpgrade(router, path, (handler) => upgrades.get(handler));
+    if (match !== undefined) {
+      match.value(routedContext(koa, req, new ServerResponse(req), match), req, socket, head);
       return;
     }
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');

@@ -1,5 +1,5 @@
 /**
- * A held comet request is taken over from Koa (middleware/detach.ts): Koa's
+ * A held comet request is taken over from Koa (`detachFromKoa` in middleware/koa-adapter.ts): Koa's
  * error hook and the on-finished watchers are dropped so the ctx can be
  * collected, while other middleware's on-finished callbacks still run,
  * once, when the response ends.

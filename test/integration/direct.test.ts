@@ -40,8 +40,9 @@ class Feed {
       state: { ...ctx.state },
       cookie: ctx.cookies.get('sid'),
       extra: (ctx as RouterContext & { extra?: string }).extra,
-      // comet()'s Koa middleware gives every ctx startAsync(); direct dispatch does not run it.
-      viaKoa: typeof (ctx as RouterContext & { startAsync?: unknown }).startAsync === 'function',
+      // Koa's request handling starts every response at 404 (documented);
+      // direct dispatch's `app.createContext()` leaves Node's 200.
+      viaKoa: ctx.status === 404,
     });
     if (ctx.params['feed'] === 'broken') throw new TypeError('handler bug');
     if (ctx.params['feed'] === 'secret') ctx.throw(401, 'Sign in first');
