@@ -13,6 +13,7 @@ import '../lib/symbol-metadata.js';
 import type { RouterContext } from '@koa/router';
 import type { Message } from '../lib/bus/bus.js';
 import { CometError } from '../lib/errors.js';
+import type { StreamRouteTransportName } from '../lib/transports/transport-names.js';
 import type { StreamPublishOptions } from './stream-publish.js';
 
 /** What a decorated method returns: the channel(s) to follow. */
@@ -70,8 +71,12 @@ export interface StreamOptions extends RouteOptions {
   maxQueuedBytes?: number;
   /** SSE `retry:` in ms: how long a browser waits before reconnecting. Default 1,000. */
   retry?: number;
-  /** Transports offered on this route; default all. */
-  transports?: readonly string[];
+  /**
+   * Transports offered on this route, by the server's names (`sse`, `ndjson`,
+   * `multipart`, `iframe`, `websocket`); default all. Another name is a compile
+   * error, and (from JavaScript) `COMET_ERR_OPTIONS_INVALID` when `comet()` is created.
+   */
+  transports?: readonly StreamRouteTransportName[];
   /**
    * SSE `event:` name of message events, for clients that listen by name
    * (htmx's `sse-swap="NAME"`). Setting it or `render` makes the route

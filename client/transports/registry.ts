@@ -12,7 +12,7 @@ export const transportRegistry: Readonly<Record<TransportName, ClientTransport>>
   websocket: websocketTransport,
   sse: sseTransport,
   ndjson: ndjsonTransport,
-  longpoll: longpollTransport,
+  'long-poll': longpollTransport,
   jsonp: jsonpTransport,
   iframe: iframeTransport,
 };

@@ -37,7 +37,7 @@ async function expectExactly(page: Page, ids: string[]): Promise<void> {
 
 describeBrowser('browser client against the demo app', chromium, () => {
   const forced = [
-    ...(['longpoll', 'jsonp'] as const).map((transport) => ({ transport, route: 'messages' })),
+    ...(['long-poll', 'jsonp'] as const).map((transport) => ({ transport, route: 'messages' })),
     ...(['websocket', 'sse', 'ndjson', 'iframe'] as const).map((transport) => ({
       transport,
       route: 'live',
@@ -86,7 +86,7 @@ describeBrowser('browser client against the demo app', chromium, () => {
     for (let i = 0; i < 7; i += 1) {
       const page = await context.newPage();
       await startClient(page, base, '/rooms/tabs/messages', {
-        transports: ['longpoll'],
+        transports: ['long-poll'],
         cursor,
         backoff: fastRetry,
       });
@@ -116,7 +116,7 @@ describeBrowser('browser client against the demo app', chromium, () => {
     const { base } = await startDemo({ epoch: 'new' });
     const page = await chromium.browser.newPage();
     await startClient(page, base, '/rooms/gap/messages', {
-      transports: ['longpoll'],
+      transports: ['long-poll'],
       cursor: 'old-1',
       shareAcrossTabs: false,
     });
@@ -124,7 +124,7 @@ describeBrowser('browser client against the demo app', chromium, () => {
     await expectExactly(page, await publish(base, 'gap', 5));
     const seen = await record(page);
     expect(seen.resets).toHaveLength(1);
-    expect(seen.resets[0]).toMatchObject({ previousCursor: 'old-1', transport: 'longpoll' });
+    expect(seen.resets[0]).toMatchObject({ previousCursor: 'old-1', transport: 'long-poll' });
   });
 });
 
@@ -147,7 +147,7 @@ describeBrowser('browser client and refusals', chromium, () => {
     const page = await chromium.browser.newPage();
     // JSONP cannot read a status: the client's probe must find the 403 itself.
     await startClient(page, base, '/rooms/x/messages', {
-      transports: ['jsonp', 'longpoll'],
+      transports: ['jsonp', 'long-poll'],
       shareAcrossTabs: false,
       backoff: fastRetry,
     });
