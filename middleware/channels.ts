@@ -6,6 +6,7 @@
 import type { RouterContext } from '@koa/router';
 import { MAX_CHANNELS } from '../lib/cursor.js';
 import { CometError, isCometError } from '../lib/errors.js';
+import { isThenable } from '../lib/thenable.js';
 import type { ChannelResolver } from './batch-routes.js';
 import type { Authorize, RouteDefinition } from './decorators.js';
 
@@ -50,8 +51,10 @@ export function channelResolver(
     } catch (error) {
       throw refusal(error);
     }
-    if (answer instanceof Promise) {
-      return answer
+    // By shape, not `instanceof Promise`: any thenable (another realm's or a
+    // library's promise) is awaited; Promise.resolve adopts it.
+    if (isThenable(answer)) {
+      return Promise.resolve(answer)
         .then(normalize, (error: unknown) => {
           throw refusal(error);
         })

@@ -20,7 +20,7 @@ import type { StreamPublishOptions } from './stream-publish.js';
 export type Channels = string | readonly string[];
 
 /** A decorated route method. */
-export type ChannelHandler = (ctx: RouterContext) => Channels | Promise<Channels>;
+export type ChannelHandler = (ctx: RouterContext) => Channels | PromiseLike<Channels>;
 
 /**
  * Decides whether a request may follow the channels its handler chose.
@@ -119,7 +119,7 @@ function record(metadata: DecoratorMetadataObject | undefined, route: RouteDefin
 
 /** What `@poll(path)`, `@longpoll(path)` and `@stream(path)` return. */
 export type RouteDecorator = <This>(
-  method: (this: This, ctx: RouterContext) => Channels | Promise<Channels>,
+  method: (this: This, ctx: RouterContext) => Channels | PromiseLike<Channels>,
   context: ClassMethodDecoratorContext<This>,
 ) => void;
 
