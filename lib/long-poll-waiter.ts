@@ -73,11 +73,15 @@ export function createLongPollRoute(settings: LongPollSettings): LongPollRouteOp
     meters: { 'long-poll': meterOf('long-poll'), jsonp: meterOf('jsonp'), poll: meterOf('poll') },
     context: {
       timers: settings.timers,
+      // These options are given only to waiters: the checks narrow, they never fail.
       onExpire: (ac) => {
-        if (debug.enabled) debug('timeout: %s', (ac as LongPollWaiter).describe());
-        (ac as LongPollWaiter).answerEmpty();
+        if (!(ac instanceof LongPollWaiter)) return;
+        if (debug.enabled) debug('timeout: %s', ac.describe());
+        ac.answerEmpty();
       },
-      onComplete: (ac) => (ac as LongPollWaiter).release(),
+      onComplete: (ac) => {
+        if (ac instanceof LongPollWaiter) ac.release();
+      },
     },
   };
 }

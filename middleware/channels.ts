@@ -70,9 +70,9 @@ function normalize(answer: unknown): readonly string[] {
   if (
     Array.isArray(answer) &&
     answer.length > 0 &&
-    answer.every((c) => typeof c === 'string' && c !== '')
+    answer.every((c): c is string => typeof c === 'string' && c !== '')
   ) {
-    const channels = [...new Set(answer as string[])];
+    const channels = [...new Set(answer)];
     // A cap, so one request costs bounded work and its cursor fits MAX_CURSOR_LENGTH.
     if (channels.length > MAX_CHANNELS) throw new CometError('COMET_ERR_CHANNELS_TOO_MANY');
     return channels;
