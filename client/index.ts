@@ -7,6 +7,7 @@ import type { TransportMemory } from './connection.js';
 import { Hub, type HubListener } from './hub.js';
 import { createSessionMemory } from './memory.js';
 import { type SendResult, send } from './send.js';
+import { transportNamed } from './transports/registry.js';
 import {
   type DeprecatedTransportName,
   defaultTransports,
@@ -15,7 +16,6 @@ import {
   type ResetInfo,
   type Status,
   type TransportName,
-  transportNamed,
 } from './types.js';
 import { absoluteUrl } from './url.js';
 

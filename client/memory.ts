@@ -1,5 +1,5 @@
 import type { TransportMemory } from './connection.js';
-import { transportNamed } from './types.js';
+import { transportNamed } from './transports/registry.js';
 
 /**
  * Remembers the transport that worked in `sessionStorage`, per tab and URL, so a

@@ -48,15 +48,6 @@ export const defaultTransports: readonly TransportName[] = [
   'iframe',
 ];
 
-/**
- * The transport a name stands for: itself, `'long-poll'` for the deprecated
- * `'longpoll'`, or null when the client does not know it.
- */
-export function transportNamed(name: unknown): TransportName | null {
-  if (name === 'longpoll') return 'long-poll';
-  return defaultTransports.find((known) => known === name) ?? null;
-}
-
 /** What `onReset` receives: history was lost between the old cursor and `cursor`. */
 export interface ResetInfo {
   /** The server's head: delivery continues after it. */
