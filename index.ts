@@ -72,16 +72,15 @@ export {
   type TimerWheel,
   type TimerWheelOptions,
 } from './lib/timer-wheel.js';
-export { streamTransports } from './lib/transports/stream-registry.js';
 export type {
-  StreamInit,
-  StreamTransport,
+  StreamRouteTransportName,
   StreamTransportName,
-  StreamWriter,
-} from './lib/transports/stream-transport.js';
+  TransportName,
+} from './lib/transports/transport-names.js';
 export { type JsonBodyOptions, readJsonBody } from './middleware/body.js';
 export { type ServeClientOptions, serveClient } from './middleware/client-assets.js';
 export {
+  type CometHub,
   type CometMiddleware,
   type CometOptions,
   type CometStats,

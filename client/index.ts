@@ -7,7 +7,9 @@ import type { TransportMemory } from './connection.js';
 import { Hub, type HubListener } from './hub.js';
 import { createSessionMemory } from './memory.js';
 import { type SendResult, send } from './send.js';
+import { transportNamed } from './transports/registry.js';
 import {
+  type DeprecatedTransportName,
   defaultTransports,
   type Envelope,
   type RefusalInfo,
@@ -21,6 +23,7 @@ export type { BackoffOptions } from './backoff.js';
 export type { TransportMemory } from './connection.js';
 export { SendError, type SendResult } from './send.js';
 export type {
+  DeprecatedTransportName,
   Envelope,
   FallbackReason,
   RefusalInfo,
@@ -45,8 +48,11 @@ export interface SubscribeOptions {
    * is handled as a gap (`onReset`).
    */
   onError?(error: RefusalInfo): void;
-  /** Transports to try, best first (default: websocket, sse, ndjson, longpoll, jsonp, iframe). */
-  transports?: readonly TransportName[];
+  /**
+   * Transports to try, best first (default: websocket, sse, ndjson, long-poll, jsonp,
+   * iframe). The old spelling `'longpoll'` is still read as `'long-poll'` (deprecated).
+   */
+  transports?: readonly (TransportName | DeprecatedTransportName)[];
   /** Where to start: an id, `'earliest'`, or omitted for "from now". */
   cursor?: string;
   /**
@@ -104,9 +110,15 @@ export interface Subscription {
 
 const hubsKey = Symbol.for('koa-comet.hubs');
 
+/** A name from `transports`, with the deprecated spelling read as the current one. */
+function known(name: string): TransportName[] {
+  const transport = transportNamed(name);
+  return transport === null ? [] : [transport];
+}
+
 /**
  * Follows `url` (a `@stream` route, or a `@longpoll` route with `transports` limited to
- * `longpoll`/`jsonp`) and calls `onMessage` for every message, exactly once, in order.
+ * `long-poll`/`jsonp`) and calls `onMessage` for every message, exactly once, in order.
  *
  * Every subscription to the same URLs in a tab shares one connection; tabs of one
  * origin share one through a leader tab. A 401/403 (or another refusal retrying
@@ -128,7 +140,7 @@ export function subscribe(url: string, options: SubscribeOptions): Subscription 
   const hubs = tabHubs();
   const streamUrl = absoluteUrl(url).href;
   const longpollUrl = absoluteUrl(options.longpollUrl ?? url).href;
-  const transports = options.transports ?? defaultTransports;
+  const transports = options.transports?.flatMap(known) ?? defaultTransports;
   const withCredentials = options.withCredentials ?? false;
   const publishUrl = absoluteUrl(options.publishUrl ?? options.longpollUrl ?? url).href;
   const key = JSON.stringify([streamUrl, longpollUrl, transports, withCredentials]);

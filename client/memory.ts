@@ -1,5 +1,5 @@
 import type { TransportMemory } from './connection.js';
-import { defaultTransports, type TransportName } from './types.js';
+import { transportNamed } from './transports/registry.js';
 
 /**
  * Remembers the transport that worked in `sessionStorage`, per tab and URL, so a
@@ -11,8 +11,7 @@ export function createSessionMemory(): TransportMemory {
   return {
     load(key) {
       try {
-        const value = globalThis.sessionStorage?.getItem(prefix + key) ?? null;
-        return defaultTransports.includes(value as TransportName) ? (value as TransportName) : null;
+        return transportNamed(globalThis.sessionStorage?.getItem(prefix + key));
       } catch {
         return null;
       }

@@ -2,6 +2,7 @@
  * The shapes the browser client shares with the server's wire formats
  * (docs/reference/wire-formats.md) and with the application.
  */
+import type { ClientTransportName } from '../lib/transports/transport-names.js';
 
 /** One message as every transport carries it: `{"id", "channel", "data"}`. */
 export interface Envelope {
@@ -24,15 +25,25 @@ export interface Batch {
   readonly gap: boolean;
 }
 
-/** The transports the client knows, named like the server's `lib/transports/`. */
-export type TransportName = 'websocket' | 'sse' | 'ndjson' | 'longpoll' | 'jsonp' | 'iframe';
+/**
+ * The transports the client knows: the server's own names (one type-only module shared
+ * with `lib/`), so the two sides cannot spell a transport differently.
+ */
+export type TransportName = ClientTransportName;
+
+/**
+ * The client's old spelling of `'long-poll'`, still accepted in `transports` (and in a
+ * remembered choice) and read as `'long-poll'`. Statuses always report `'long-poll'`.
+ * @deprecated Write `'long-poll'`.
+ */
+export type DeprecatedTransportName = 'longpoll';
 
 /** The default order: best first. */
 export const defaultTransports: readonly TransportName[] = [
   'websocket',
   'sse',
   'ndjson',
-  'longpoll',
+  'long-poll',
   'jsonp',
   'iframe',
 ];

@@ -17,8 +17,17 @@ export interface BatchRead extends Batch {
   readonly positions: readonly string[];
 }
 
+/** A bus that can read synchronously (an in-process bus: {@link Bus.readSync}). */
+export type SyncBus = Bus & Required<Pick<Bus, 'readSync'>>;
+
+/** True when `bus` reads synchronously (see {@link readBatchSync}). */
+export function isSyncBus(bus: Bus): bus is SyncBus {
+  return bus.readSync !== undefined;
+}
+
 /**
- * Reads up to `limit` messages per channel after each position.
+ * Reads up to `limit` messages per channel after each position, synchronously,
+ * from an in-process bus: the long-poll hot path, with no promise hop.
  *
  * A gap on any channel answers `gap: true` with no messages and every
  * channel at its head: the client re-syncs and follows on from there.
@@ -27,70 +36,66 @@ export interface BatchRead extends Batch {
  * (the client re-syncs instead of replaying stale history).
  * @throws CometError `COMET_ERR_CURSOR_MALFORMED` from the bus.
  */
-export function readBatch(
+export function readBatchSync(
+  bus: SyncBus,
+  at: ReadPosition,
+  limit: number,
+  windowMs?: number,
+): BatchRead {
+  const { channels, positions } = at;
+  const [only] = channels;
+  if (only !== undefined && channels.length === 1 && windowMs === undefined) {
+    // The hottest path: one channel, no window.
+    const { messages, cursor, gap } = bus.readSync(only, positions[0], limit);
+    return { messages, cursor, gap, positions: [cursor] };
+  }
+  const results = channels.map((c, i) => bus.readSync(c, positions[i], limit));
+  if (!isGap(results, windowMs)) return joined(channels, results);
+  return reset(
+    channels,
+    channels.map((c) => bus.readSync(c, undefined).cursor),
+  );
+}
+
+/**
+ * {@link readBatchSync}'s semantics for any bus: synchronous underneath when
+ * the bus can (`readSync`), else one read per channel in parallel (and one
+ * more for each head on a gap).
+ * @throws CometError `COMET_ERR_CURSOR_MALFORMED` from the bus (as a rejection).
+ */
+export async function readBatch(
   bus: Bus,
   at: ReadPosition,
   limit: number,
   windowMs?: number,
-): BatchRead | Promise<BatchRead> {
-  const { channels, positions } = at;
-  if (bus.readSync !== undefined && channels.length === 1 && windowMs === undefined) {
-    // The hot path: one channel on an in-process bus.
-    const result = bus.readSync(channels[0] as string, positions[0], limit);
-    const { messages, cursor, gap } = result;
-    return { messages, cursor, gap, positions: [cursor] };
-  }
-  const readSync = bus.readSync?.bind(bus);
-  if (readSync) {
-    // In-process bus: answer without a promise hop (the long-poll hot path).
-    const results = channels.map((c, i) => readSync(c, positions[i], limit));
-    const heads = () => channels.map((c) => readSync(c, undefined).cursor);
-    return combine(channels, results, windowMs, heads) as BatchRead;
-  }
-  return readAsync(bus, at, limit, windowMs);
-}
-
-async function readAsync(
-  bus: Bus,
-  at: ReadPosition,
-  limit: number,
-  windowMs: number | undefined,
 ): Promise<BatchRead> {
+  if (isSyncBus(bus)) return readBatchSync(bus, at, limit, windowMs);
   const { channels, positions } = at;
   const results = await Promise.all(channels.map((c, i) => bus.read(c, positions[i], limit)));
-  const batch = combine(channels, results, windowMs, undefined);
-  if (batch !== undefined) return batch;
+  if (!isGap(results, windowMs)) return joined(channels, results);
   const heads = await Promise.all(channels.map(async (c) => (await bus.read(c, undefined)).cursor));
-  return combine(channels, results, windowMs, () => heads) as BatchRead;
+  return reset(channels, heads);
 }
 
-/**
- * One batch from per-channel reads. On a gap every channel restarts at its
- * head: `heads()` gives them, or, when it is undefined (async bus), the
- * caller is told to fetch them (`undefined`).
- */
-function combine(
-  channels: readonly string[],
-  results: readonly ReadResult[],
-  windowMs: number | undefined,
-  heads: (() => string[]) | undefined,
-): BatchRead | undefined {
+/** Whether any channel's read is a gap, or (with `windowMs`) starts with a message older than that. */
+function isGap(results: readonly ReadResult[], windowMs: number | undefined): boolean {
   const oldest = windowMs === undefined ? 0 : Date.now() - windowMs;
-  const gap = results.some(
-    (r) => r.gap || (r.messages[0] !== undefined && r.messages[0].time < oldest),
-  );
-  if (channels.length === 1 && !gap) {
-    const result = results[0] as ReadResult;
-    return {
-      messages: result.messages,
-      cursor: result.cursor,
-      gap: false,
-      positions: [result.cursor],
-    };
+  return results.some((r) => r.gap || (r.messages[0] !== undefined && r.messages[0].time < oldest));
+}
+
+/** The batch of per-channel reads without a gap: messages merged by publish time. */
+function joined(channels: readonly string[], results: readonly ReadResult[]): BatchRead {
+  const [only] = results;
+  if (only !== undefined && results.length === 1) {
+    return { messages: only.messages, cursor: only.cursor, gap: false, positions: [only.cursor] };
   }
-  if (gap && heads === undefined) return undefined;
-  const next = gap ? (heads as () => string[])() : results.map((r) => r.cursor);
-  const messages: Message[] = gap ? [] : results.flatMap((r) => r.messages);
-  if (channels.length > 1 && messages.length > 1) messages.sort((a, b) => a.time - b.time);
-  return { messages, cursor: formatCursor(next, channels), gap, positions: next };
+  const next = results.map((r) => r.cursor);
+  const messages: Message[] = results.flatMap((r) => r.messages);
+  if (messages.length > 1) messages.sort((a, b) => a.time - b.time);
+  return { messages, cursor: formatCursor(next, channels), gap: false, positions: next };
+}
+
+/** The gap batch: no messages, every channel restarting at its head. */
+function reset(channels: readonly string[], heads: string[]): BatchRead {
+  return { messages: [], cursor: formatCursor(heads, channels), gap: true, positions: heads };
 }

@@ -12,7 +12,15 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
 import { AsyncContext, type AsyncContextOptions } from './async-context.js';
-import { type BatchRead, type ReadPosition, readBatch } from './batch-read.js';
+import {
+  type BatchRead,
+  isSyncBus,
+  type ReadPosition,
+  readBatch,
+  readBatchSync,
+  type SyncBus,
+} from './batch-read.js';
+import type { Bus } from './bus/bus.js';
 import { formatCursor, parseCursor, parseSingleCursor } from './cursor.js';
 import type { Hub, HubMember, Round } from './hub.js';
 import type { TransportMeter } from './meters.js';
@@ -65,11 +73,15 @@ export function createLongPollRoute(settings: LongPollSettings): LongPollRouteOp
     meters: { 'long-poll': meterOf('long-poll'), jsonp: meterOf('jsonp'), poll: meterOf('poll') },
     context: {
       timers: settings.timers,
+      // These options are given only to waiters: the checks narrow, they never fail.
       onExpire: (ac) => {
-        if (debug.enabled) debug('timeout: %s', (ac as LongPollWaiter).describe());
-        (ac as LongPollWaiter).answerEmpty();
+        if (!(ac instanceof LongPollWaiter)) return;
+        if (debug.enabled) debug('timeout: %s', ac.describe());
+        ac.answerEmpty();
       },
-      onComplete: (ac) => (ac as LongPollWaiter).release(),
+      onComplete: (ac) => {
+        if (ac instanceof LongPollWaiter) ac.release();
+      },
     },
   };
 }
@@ -140,7 +152,12 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     this.#key ??= this.#groupKey();
     let group = round.get<WakeGroup>(this.#key);
     if (group === undefined) {
-      group = new WakeGroup(() => this.#readEncoded());
+      const bus = this.#route.hub.bus;
+      group = new WakeGroup(
+        isSyncBus(bus)
+          ? { sync: true, now: () => this.#readNow(bus) }
+          : { sync: false, later: () => this.#readLater(bus) },
+      );
       round.set(this.#key, group);
     }
     group.add(this);
@@ -219,28 +236,37 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   #read(): void {
     this.#phase = 'reading';
     this.#dirty = false;
-    let outcome: ReadOutcome | Promise<ReadOutcome>;
-    try {
-      outcome = this.#readEncoded();
-    } catch (error) {
-      this.#fail(error);
+    const bus = this.#route.hub.bus;
+    if (isSyncBus(bus)) {
+      // An in-process bus answers synchronously: no promise hop on the hot path.
+      let outcome: ReadOutcome;
+      try {
+        outcome = this.#readNow(bus);
+      } catch (error) {
+        this.#fail(error);
+        return;
+      }
+      this.#deliver(outcome);
       return;
     }
-    // An in-process bus answers synchronously: no promise hop on the hot path.
-    if (!(outcome instanceof Promise)) this.#deliver(outcome);
-    else {
-      outcome.then(
-        (encoded) => this.#deliver(encoded),
-        (error: unknown) => this.#fail(error),
-      );
-    }
+    this.#readLater(bus).then(
+      (encoded) => this.#deliver(encoded),
+      (error: unknown) => this.#fail(error),
+    );
   }
 
-  #readEncoded(): ReadOutcome | Promise<ReadOutcome> {
+  /** This waiter's read at its positions, encoded, on an in-process bus. */
+  #readNow(bus: SyncBus): ReadOutcome {
     const at = { channels: this.#request.channels, positions: this.#positions };
-    const { hub, maxBatch, historyWindow } = this.#route;
-    const read = readBatch(hub.bus, at, maxBatch, historyWindow);
-    return read instanceof Promise ? read.then((r) => this.#encode(r)) : this.#encode(read);
+    const { maxBatch, historyWindow } = this.#route;
+    return this.#encode(readBatchSync(bus, at, maxBatch, historyWindow));
+  }
+
+  /** The same read on a remote bus. */
+  async #readLater(bus: Bus): Promise<ReadOutcome> {
+    const at = { channels: this.#request.channels, positions: this.#positions };
+    const { maxBatch, historyWindow } = this.#route;
+    return this.#encode(await readBatch(bus, at, maxBatch, historyWindow));
   }
 
   #encode(read: BatchRead): ReadOutcome {
@@ -359,11 +385,12 @@ export function answerAtOnce(
   const { hub, maxBatch, historyWindow } = route;
   const bus = hub.bus;
   let json: string;
-  if (channels.length === 1 && historyWindow === undefined) {
+  const [only] = channels;
+  if (only !== undefined && channels.length === 1 && historyWindow === undefined) {
     const position = parseSingleCursor(cursor);
     // "From now" has nothing waiting by definition.
     if (bus.readSync === undefined || position === undefined) return false;
-    const read = bus.readSync(channels[0] as string, position, maxBatch);
+    const read = bus.readSync(only, position, maxBatch);
     if (read.messages.length === 0 && !read.gap) return false;
     countBatch(route, transport.name, read);
     // Pollers coming back together ask the same question: an in-process
@@ -371,9 +398,8 @@ export function answerAtOnce(
     json = hub.envelopes.sharedBatch(read);
   } else {
     const positions = parseCursor(cursor, channels);
-    if (bus.readSync === undefined) return false;
-    // Synchronous for a bus with readSync (see readBatch).
-    const read = readBatch(bus, { channels, positions }, maxBatch, historyWindow) as BatchRead;
+    if (!isSyncBus(bus)) return false;
+    const read = readBatchSync(bus, { channels, positions }, maxBatch, historyWindow);
     if (read.messages.length === 0 && !read.gap) return false;
     countBatch(route, transport.name, read);
     json = hub.envelopes.batch(read);

@@ -19,6 +19,14 @@ export interface ReadOutcome {
 export type Settled = ReadOutcome | { error: unknown };
 
 /**
+ * The group's one read: `now()` on an in-process bus (the outcome is known
+ * before the constructor returns), `later()` on a remote one.
+ */
+export type GroupRead =
+  | { readonly sync: true; now(): ReadOutcome }
+  | { readonly sync: false; later(): Promise<ReadOutcome> };
+
+/**
  * The waiters one message woke at the same position: one read, one body,
  * and no promise callbacks per waiter.
  */
@@ -27,19 +35,16 @@ export class WakeGroup {
   /** Set once the read landed; later joiners settle at once. */
   #outcome: Settled | undefined;
 
-  constructor(read: () => ReadOutcome | Promise<ReadOutcome>) {
-    let outcome: ReadOutcome | Promise<ReadOutcome>;
-    try {
-      outcome = read();
-    } catch (error) {
-      this.#outcome = { error };
+  constructor(read: GroupRead) {
+    if (read.sync) {
+      try {
+        this.#outcome = read.now();
+      } catch (error) {
+        this.#outcome = { error };
+      }
       return;
     }
-    if (!(outcome instanceof Promise)) {
-      this.#outcome = outcome;
-      return;
-    }
-    outcome.then(
+    read.later().then(
       (result) => this.#settle(result),
       (error: unknown) => this.#settle({ error }),
     );

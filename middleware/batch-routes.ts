@@ -8,6 +8,7 @@ import { readBatch } from '../lib/batch-read.js';
 import { parseCursor } from '../lib/cursor.js';
 import { CometError } from '../lib/errors.js';
 import { answerAtOnce, createLongPollRoute, holdLongPoll } from '../lib/long-poll-waiter.js';
+import { isThenable } from '../lib/thenable.js';
 import { jsonpTransport } from '../lib/transports/jsonp.js';
 import { longPollTransport } from '../lib/transports/long-poll.js';
 import { etagOf, matchesEtag, pollTransport } from '../lib/transports/poll.js';
@@ -76,7 +77,7 @@ export function longPollHandler(
   };
   const later = async (
     ctx: RouterContext,
-    channels: Promise<readonly string[]>,
+    channels: PromiseLike<readonly string[]>,
     cursor: string | undefined,
     timeoutMs: number,
     callback: string | undefined,
@@ -88,7 +89,7 @@ export function longPollHandler(
     const timeoutMs = timeoutOf(ctx, defaultTimeout, maxTimeout);
     const cursor = cursorOf(ctx);
     const channels = channelsOf(ctx);
-    if (channels instanceof Promise) return later(ctx, channels, cursor, timeoutMs, callback);
+    if (isThenable(channels)) return later(ctx, channels, cursor, timeoutMs, callback);
     answer(ctx, channels, cursor, timeoutMs, callback);
   };
 }

@@ -6,6 +6,7 @@
 import type { RouterContext } from '@koa/router';
 import { MAX_CHANNELS } from '../lib/cursor.js';
 import { CometError, isCometError } from '../lib/errors.js';
+import { isThenable } from '../lib/thenable.js';
 import type { ChannelResolver } from './batch-routes.js';
 import type { Authorize, RouteDefinition } from './decorators.js';
 
@@ -50,8 +51,10 @@ export function channelResolver(
     } catch (error) {
       throw refusal(error);
     }
-    if (answer instanceof Promise) {
-      return answer
+    // By shape, not `instanceof Promise`: any thenable (another realm's or a
+    // library's promise) is awaited; Promise.resolve adopts it.
+    if (isThenable(answer)) {
+      return Promise.resolve(answer)
         .then(normalize, (error: unknown) => {
           throw refusal(error);
         })
@@ -67,9 +70,9 @@ function normalize(answer: unknown): readonly string[] {
   if (
     Array.isArray(answer) &&
     answer.length > 0 &&
-    answer.every((c) => typeof c === 'string' && c !== '')
+    answer.every((c): c is string => typeof c === 'string' && c !== '')
   ) {
-    const channels = [...new Set(answer as string[])];
+    const channels = [...new Set(answer)];
     // A cap, so one request costs bounded work and its cursor fits MAX_CURSOR_LENGTH.
     if (channels.length > MAX_CHANNELS) throw new CometError('COMET_ERR_CHANNELS_TOO_MANY');
     return channels;

@@ -102,10 +102,25 @@ export interface CometStats {
   busBytes?: number;
 }
 
+/**
+ * What {@link CometMiddleware.hub} shows of the fan-out that holds every waiting
+ * request and open stream in this process: counts, for tests and health pages.
+ */
+export interface CometHub {
+  /**
+   * Requests and streams following `channel` in this process now; without a
+   * channel, every one of them (one following several channels counts once).
+   */
+  memberCount(channel?: string): number;
+  /** Channels at least one request or stream follows in this process now. */
+  readonly activeChannels: number;
+}
+
 /** What {@link comet} returns: a Koa middleware with a few handles. */
 export interface CometMiddleware extends Middleware {
   readonly bus: Bus;
-  readonly hub: Hub;
+  /** Counts of what this process holds (see {@link CometHub}). */
+  readonly hub: CometHub;
   readonly router: Router;
   /**
    * Ties the middleware to the server — `node:http`, `node:https`, or

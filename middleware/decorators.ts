@@ -13,13 +13,14 @@ import '../lib/symbol-metadata.js';
 import type { RouterContext } from '@koa/router';
 import type { Message } from '../lib/bus/bus.js';
 import { CometError } from '../lib/errors.js';
+import type { StreamRouteTransportName } from '../lib/transports/transport-names.js';
 import type { StreamPublishOptions } from './stream-publish.js';
 
 /** What a decorated method returns: the channel(s) to follow. */
 export type Channels = string | readonly string[];
 
 /** A decorated route method. */
-export type ChannelHandler = (ctx: RouterContext) => Channels | Promise<Channels>;
+export type ChannelHandler = (ctx: RouterContext) => Channels | PromiseLike<Channels>;
 
 /**
  * Decides whether a request may follow the channels its handler chose.
@@ -70,8 +71,12 @@ export interface StreamOptions extends RouteOptions {
   maxQueuedBytes?: number;
   /** SSE `retry:` in ms: how long a browser waits before reconnecting. Default 1,000. */
   retry?: number;
-  /** Transports offered on this route; default all. */
-  transports?: readonly string[];
+  /**
+   * Transports offered on this route, by the server's names (`sse`, `ndjson`,
+   * `multipart`, `iframe`, `websocket`); default all. Another name is a compile
+   * error, and (from JavaScript) `COMET_ERR_OPTIONS_INVALID` when `comet()` is created.
+   */
+  transports?: readonly StreamRouteTransportName[];
   /**
    * SSE `event:` name of message events, for clients that listen by name
    * (htmx's `sse-swap="NAME"`). Setting it or `render` makes the route
@@ -114,7 +119,7 @@ function record(metadata: DecoratorMetadataObject | undefined, route: RouteDefin
 
 /** What `@poll(path)`, `@longpoll(path)` and `@stream(path)` return. */
 export type RouteDecorator = <This>(
-  method: (this: This, ctx: RouterContext) => Channels | Promise<Channels>,
+  method: (this: This, ctx: RouterContext) => Channels | PromiseLike<Channels>,
   context: ClassMethodDecoratorContext<This>,
 ) => void;
 

@@ -17,6 +17,7 @@ import type { RouterContext } from '@koa/router';
 import type Koa from 'koa';
 import { CometError, isCometError } from '../lib/errors.js';
 import type { Meters } from '../lib/meters.js';
+import { isThenable } from '../lib/thenable.js';
 import type { CorsPolicy } from './cors.js';
 import { interceptRequests, matchRoute, respondLikeKoa, routedContext } from './koa-adapter.js';
 import { renderError } from './render-error.js';
@@ -71,7 +72,7 @@ function directServer(app: Koa, router: Router, cors: CorsPolicy, meters: Meters
     try {
       cors.apply(ctx);
       const done = handler(ctx);
-      if (done instanceof Promise) {
+      if (isThenable(done)) {
         done.then(
           () => respondLikeKoa(ctx),
           (error: unknown) => fail(ctx, error, meters),

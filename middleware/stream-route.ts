@@ -17,10 +17,15 @@ import { parseCursor } from '../lib/cursor.js';
 import { CometError, isCometError } from '../lib/errors.js';
 import { openStreamMember } from '../lib/stream-member.js';
 import { createHttpConnection, type StreamSessionOptions } from '../lib/stream-session.js';
-import { iframeVariant } from '../lib/transports/iframe.js';
+import {
+  isStreamRouteTransportName,
+  isStreamTransportName,
+  streamRouteTransportNames,
+  streamTransports,
+} from '../lib/transports/registry.js';
 import { createSseEventEncoder } from '../lib/transports/sse.js';
-import { isStreamTransportName, streamTransports } from '../lib/transports/stream-registry.js';
 import type { StreamTransport } from '../lib/transports/stream-transport.js';
+import type { VariantRule } from '../lib/transports/variant.js';
 import {
   createWebSocketConnection,
   createWebSocketServer,
@@ -66,10 +71,23 @@ function isSseOnly(options: StreamOptions): boolean {
 }
 
 /**
- * The HTTP transports a route offers, in preference order.
- * @throws CometError `COMET_ERR_OPTIONS_INVALID` when a rendering route offers more than SSE.
+ * The HTTP transports a route offers, in preference order. Checked when `comet()` is
+ * created: TypeScript refuses an unknown name, this refuses it for JavaScript callers
+ * (a route that would otherwise answer every request 406).
+ * @throws CometError `COMET_ERR_OPTIONS_INVALID` for a name that is not a stream route's
+ * transport, an empty list, or a rendering route that offers more than SSE.
  */
 function offeredTransports(options: StreamOptions): StreamTransport[] {
+  const listed: readonly unknown[] | undefined = options.transports;
+  const unknown = listed?.filter((name) => !isStreamRouteTransportName(name)) ?? [];
+  if (listed?.length === 0 || unknown.length > 0) {
+    const names = unknown.map((name) => JSON.stringify(name)).join(', ');
+    throw new CometError(
+      'COMET_ERR_OPTIONS_INVALID',
+      `transports must list one or more of ${streamRouteTransportNames.join(', ')}` +
+        (names === '' ? '' : `, not ${names}`),
+    );
+  }
   const names = isSseOnly(options) ? ['sse'] : options.transports;
   if (isSseOnly(options) && options.transports?.some((t) => t !== 'sse')) {
     throw new CometError(
@@ -107,22 +125,25 @@ export function negotiate(ctx: Context, offered: readonly StreamTransport[]): St
 }
 
 /**
- * The iframe variant: `callback` alone, or with `?origin=` (the postMessage form for a
- * cross-origin parent page), which must be a serialized origin on the CORS allow-list.
+ * The variant a request picks, by the transport's rule: `''`, or (the iframe) its
+ * `callback` alone or with `?origin=` (the postMessage form for a cross-origin parent
+ * page), which must be a serialized origin on the CORS allow-list.
  * @throws CometError `COMET_ERR_CALLBACK_MISSING` (400), `COMET_ERR_ORIGIN_FORBIDDEN` (403).
  */
-function iframeVariantOf(
+function variantOf(
   ctx: Context,
   services: RouteServices,
+  rule: VariantRule,
   callback: string | undefined,
 ): string {
+  if (rule.from === 'none') return '';
   if (callback === undefined) throw new CometError('COMET_ERR_CALLBACK_MISSING');
   const origin = single(ctx, 'origin', 'COMET_ERR_ORIGIN_FORBIDDEN');
   // Checked before any channel is resolved: a foreign page must not reach the handler.
   if (origin !== undefined && !services.cors.allows(origin)) {
     throw new CometError('COMET_ERR_ORIGIN_FORBIDDEN');
   }
-  return iframeVariant(callback, origin);
+  return rule.parse(callback, origin);
 }
 
 /** Builds the Koa handler of a `@stream` route. */
@@ -140,7 +161,7 @@ export function streamHandler(
   return async (ctx: RouterContext): Promise<void> => {
     const transport = negotiate(ctx, offered);
     const callback = callbackOf(ctx);
-    const variant = transport.name === 'iframe' ? iframeVariantOf(ctx, services, callback) : '';
+    const variant = variantOf(ctx, services, transport.requestVariant, callback);
     const raw = cursorOf(ctx);
     const channels = await channelsOf(ctx);
     const positions = parseCursor(raw, channels, services.hub.bus);

@@ -13,7 +13,7 @@ import {
  * an answer with `messages: []` is the server's timeout and a sign of life.
  */
 export const longpollTransport: ClientTransport = {
-  name: 'longpoll',
+  name: 'long-poll',
   kind: 'batch',
   isSupported: () => typeof fetch === 'function',
   open(request) {

@@ -12,7 +12,16 @@ export const transportRegistry: Readonly<Record<TransportName, ClientTransport>>
   websocket: websocketTransport,
   sse: sseTransport,
   ndjson: ndjsonTransport,
-  longpoll: longpollTransport,
+  'long-poll': longpollTransport,
   jsonp: jsonpTransport,
   iframe: iframeTransport,
 };
+
+/**
+ * The transport a name stands for: itself, `'long-poll'` for the deprecated
+ * `'longpoll'`, or null when the client has no transport of that name.
+ */
+export function transportNamed(name: unknown): TransportName | null {
+  if (name === 'longpoll') return 'long-poll';
+  return Object.values(transportRegistry).find((t) => t.name === name)?.name ?? null;
+}

@@ -10,6 +10,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { type CometErrorCode, isCometError } from '../errors.js';
 import type { Bus, Message } from './bus.js';
 
+/** The message at `index` (negative from the end) of a list the suite made, where it must be. */
+function nth(messages: readonly Message[], index: number): Message {
+  const message = messages.at(index);
+  if (message === undefined) {
+    throw new Error(`bus contract: no message at ${index} of ${messages.length}`);
+  }
+  return message;
+}
+
 /** How the contract obtains buses of the backend under test. */
 export interface BusContractSetup {
   /** A fresh bus keeping `historyLimit` messages per channel. */
@@ -104,7 +113,7 @@ export function busContract(name: string, setup: BusContractSetup): void {
         expect(typeof m.time).toBe('number');
       });
       for (let i = 0; i < sent.length; i++) {
-        const { messages, gap } = await bus.read(channel, sent[i]!.id);
+        const { messages, gap } = await bus.read(channel, nth(sent, i).id);
         expect(gap).toBe(false);
         expect(messages.map((m) => m.id)).toEqual(sent.slice(i + 1).map((m) => m.id));
       }
@@ -125,7 +134,7 @@ export function busContract(name: string, setup: BusContractSetup): void {
           expect(result.cursor).toBe(cursor);
           break;
         }
-        expect(result.cursor).toBe(result.messages.at(-1)!.id);
+        expect(result.cursor).toBe(nth(result.messages, -1).id);
         seen.push(...result.messages);
         cursor = result.cursor;
       }
@@ -156,10 +165,10 @@ export function busContract(name: string, setup: BusContractSetup): void {
       expect(none.gap).toBe(false);
       const sent = await publishMany(bus, channel, 5);
       const all = await bus.read(channel, 'earliest');
-      expect(all).toEqual({ messages: sent, cursor: sent[4]!.id, gap: false });
+      expect(all).toEqual({ messages: sent, cursor: nth(sent, 4).id, gap: false });
       const firstTwo = await bus.read(channel, 'earliest', 2);
-      expect(firstTwo.messages.map((m) => m.id)).toEqual([sent[0]!.id, sent[1]!.id]);
-      expect(firstTwo.cursor).toBe(sent[1]!.id);
+      expect(firstTwo.messages.map((m) => m.id)).toEqual([nth(sent, 0).id, nth(sent, 1).id]);
+      expect(firstTwo.cursor).toBe(nth(sent, 1).id);
     });
 
     it('subscribe delivers live in order; unsubscribe stops delivery', async () => {
@@ -187,17 +196,17 @@ export function busContract(name: string, setup: BusContractSetup): void {
       const bus = await create(10);
       const channel = channelName('bound');
       const sent = await publishMany(bus, channel, 25);
-      const last = sent[24]!;
-      const stale = await bus.read(channel, sent[2]!.id);
+      const last = nth(sent, 24);
+      const stale = await bus.read(channel, nth(sent, 2).id);
       expect(stale).toEqual({ messages: [], cursor: last.id, gap: true });
       // One message before that edge was evicted: still a gap.
-      expect(await bus.read(channel, sent[13]!.id)).toEqual({
+      expect(await bus.read(channel, nth(sent, 13).id)).toEqual({
         messages: [],
         cursor: last.id,
         gap: true,
       });
       // The cursor right before the oldest retained message lost nothing.
-      const edge = await bus.read(channel, sent[14]!.id);
+      const edge = await bus.read(channel, nth(sent, 14).id);
       expect(edge.gap).toBe(false);
       expect(edge.messages.map((m) => m.id)).toEqual(sent.slice(15).map((m) => m.id));
       const earliest = await bus.read(channel, 'earliest');
@@ -220,10 +229,10 @@ export function busContract(name: string, setup: BusContractSetup): void {
       const after = track(await setup.loseHistory(before));
       const fresh = await publishMany(after, busy, 5);
       await publishMany(after, quiet, 2);
-      for (const cursor of [old[0]!.id, old[2]!.id]) {
+      for (const cursor of [nth(old, 0).id, nth(old, 2).id]) {
         expect(await after.read(busy, cursor)).toEqual({
           messages: [],
-          cursor: fresh[4]!.id,
+          cursor: nth(fresh, 4).id,
           gap: true,
         });
       }
@@ -239,19 +248,21 @@ export function busContract(name: string, setup: BusContractSetup): void {
       const before = await create();
       const channel = channelName('order');
       const head = (await before.read(channel)).cursor;
-      const [a, b] = await publishMany(before, channel, 2);
-      expect(before.compareIds(head, a!.id)).toBeLessThan(0);
-      expect(before.compareIds(a!.id, b!.id)).toBeLessThan(0);
-      expect(before.compareIds(b!.id, a!.id)).toBeGreaterThan(0);
-      expect(before.compareIds(a!.id, a!.id)).toBe(0);
-      expect(before.compareIds('not an id', a!.id)).toBeUndefined();
+      const pair = await publishMany(before, channel, 2);
+      const a = nth(pair, 0);
+      const b = nth(pair, 1);
+      expect(before.compareIds(head, a.id)).toBeLessThan(0);
+      expect(before.compareIds(a.id, b.id)).toBeLessThan(0);
+      expect(before.compareIds(b.id, a.id)).toBeGreaterThan(0);
+      expect(before.compareIds(a.id, a.id)).toBe(0);
+      expect(before.compareIds('not an id', a.id)).toBeUndefined();
       const after = track(await setup.loseHistory(before));
-      const [fresh] = await publishMany(after, channel, 1);
-      expect(after.compareIds(fresh!.id, a!.id)).toBeUndefined();
+      const fresh = nth(await publishMany(after, channel, 1), 0);
+      expect(after.compareIds(fresh.id, a.id)).toBeUndefined();
       // An id compared with itself is 0 exactly when it has this bus's shape,
       // whatever its epoch: the middleware's cursor check before a response starts.
-      expect(before.compareIds(fresh!.id, fresh!.id)).toBe(0);
-      expect(after.compareIds(a!.id, a!.id)).toBe(0);
+      expect(before.compareIds(fresh.id, fresh.id)).toBe(0);
+      expect(after.compareIds(a.id, a.id)).toBe(0);
     });
 
     it('malformed cursors throw COMET_ERR_CURSOR_MALFORMED', async () => {
@@ -297,7 +308,7 @@ export function busContract(name: string, setup: BusContractSetup): void {
       expect((await bus.read(a, 'earliest')).messages).toEqual(sentA);
       expect((await bus.read(b, headB)).messages).toEqual([sentB]);
       await waitFor(() => gotB.length === 1);
-      expect(gotB[0]!.id).toBe(sentB.id);
+      expect(nth(gotB, 0).id).toBe(sentB.id);
     });
 
     it('data round-trips exactly, in history and live', async () => {
@@ -326,7 +337,7 @@ export function busContract(name: string, setup: BusContractSetup): void {
         const channel = channelName('peer-read');
         const head = (await a.read(channel)).cursor;
         const sent = await publishMany(a, channel, 6);
-        const onB = await b.read(channel, sent[2]!.id);
+        const onB = await b.read(channel, nth(sent, 2).id);
         expect(onB.messages.map((m) => m.id)).toEqual(sent.slice(3).map((m) => m.id));
         const more = await b.publish(channel, 'from b');
         const onA = await a.read(channel, onB.cursor);

@@ -83,7 +83,8 @@ export class Ledger<C> {
   /** The oldest live entry, if any (dead ones at the front are discarded). */
   oldest(): Entry<C> | undefined {
     const fifo = this.#fifo;
-    while (this.#head < fifo.length && !fifo[this.#head]!.live) fifo[this.#head++] = undefined;
+    while (this.#head < fifo.length && fifo[this.#head]?.live !== true)
+      fifo[this.#head++] = undefined;
     if (this.#head === fifo.length) {
       fifo.length = 0;
       this.#head = 0;
@@ -99,13 +100,13 @@ export class Ledger<C> {
 
   /** The floor below which a cursor of a forgotten `channel` is a gap. */
   floor(channel: string): number {
-    return this.#floors[floorSlot(channel)]!;
+    return this.#floors[floorSlot(channel)] ?? 0;
   }
 
   /** Records that `channel`, now forgotten, had messages up to `seq`. */
   forget(channel: string, seq: number): void {
     const slot = floorSlot(channel);
-    if (seq > this.#floors[slot]!) this.#floors[slot] = seq;
+    if (seq > (this.#floors[slot] ?? 0)) this.#floors[slot] = seq;
   }
 
   /** Empties the ledger (the bus closed). */

@@ -123,7 +123,8 @@ function firstAfter(state: ChannelState, seq: number): number {
   let hi = state.items.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (state.items[mid]!.seq <= seq) lo = mid + 1;
+    // Every slot from `start` on holds a message.
+    if ((state.items[mid]?.seq ?? Number.POSITIVE_INFINITY) <= seq) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -211,7 +212,10 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
 
   /** Drops the channel's oldest retained message. */
   function dropOldest(state: ChannelState): void {
-    const entry = state.items[state.start]!;
+    const entry = state.items[state.start];
+    // Unreachable: callers drop only from a non-empty history. Thrown, not
+    // skipped, so an eviction loop can never spin on it.
+    if (entry === undefined) throw new Error('memory bus: no message at the start of history');
     state.lost = entry.seq;
     ledger.drop(entry);
     // Cached answers may hold the message: they must not keep it past its eviction.
@@ -234,7 +238,9 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
   function evict(state: ChannelState, at: number): void {
     while (retained(state) > historyLimit) dropOldest(state);
     if (maxAge === 0) return;
-    while (retained(state) > 0 && at - state.items[state.start]!.at > maxAge) dropOldest(state);
+    while (retained(state) > 0 && at - (state.items[state.start]?.at ?? at) > maxAge) {
+      dropOldest(state);
+    }
   }
 
   /** Forgets a channel with neither history nor subscribers; its last seq becomes a floor. */
@@ -278,10 +284,9 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
     delivering = true;
     try {
       notify(state, message, stamp);
-      for (let i = 0; i < queue.length; i++) {
-        const next = queue[i]!;
-        notify(next.state, next.message, next.stamp);
-      }
+      // An array iterator reads the length at each step: publishes queued by a
+      // listener on the way are delivered in this same loop.
+      for (const next of queue) notify(next.state, next.message, next.stamp);
     } finally {
       queue.length = 0;
       delivering = false;
@@ -319,8 +324,14 @@ export function createMemoryBus(options: MemoryBusOptions = {}): MemoryBus {
       return { messages: [], cursor: after === EARLIEST ? head : after, gap: false };
     }
     const messages: Message[] = [];
-    for (let i = begin; i < end; i++) messages.push(state.items[i]!.message!);
-    return { messages, cursor: messages[messages.length - 1]!.id, gap: false };
+    let cursor = after === EARLIEST ? head : after;
+    for (let i = begin; i < end; i++) {
+      const message = state.items[i]?.message;
+      if (message === undefined) continue;
+      messages.push(message);
+      cursor = message.id;
+    }
+    return { messages, cursor, gap: false };
   }
 
   function stateOf(channel: string): ChannelState {

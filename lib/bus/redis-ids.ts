@@ -39,9 +39,11 @@ const CURSOR_SHAPE = new RegExp(`^([0-9a-z]{1,16})-(${DECIMAL}-${DECIMAL})$`);
  * @throws CometError `COMET_ERR_CURSOR_MALFORMED` for any other string.
  */
 export function parseCursor(cursor: string): StreamPosition {
-  const match = typeof cursor === 'string' ? CURSOR_SHAPE.exec(cursor) : null;
-  if (!match) throw new CometError('COMET_ERR_CURSOR_MALFORMED');
-  return { epoch: match[1]!, streamId: match[2]! };
+  const [, epoch, streamId] = (typeof cursor === 'string' && CURSOR_SHAPE.exec(cursor)) || [];
+  if (epoch === undefined || streamId === undefined) {
+    throw new CometError('COMET_ERR_CURSOR_MALFORMED');
+  }
+  return { epoch, streamId };
 }
 
 /** The opaque message id / cursor for a stream id in an epoch. */
@@ -82,12 +84,12 @@ export const UNBORN_EPOCH = '0';
  * except that the unborn head comes before every id.
  */
 export function compareCursors(a: string, b: string): number | undefined {
-  const ma = CURSOR_SHAPE.exec(a);
-  const mb = CURSOR_SHAPE.exec(b);
-  if (!ma || !mb) return undefined;
-  if (ma[1] === mb[1]) return compareStreamIds(ma[2]!, mb[2]!);
-  if (ma[1] === UNBORN_EPOCH) return -1;
-  if (mb[1] === UNBORN_EPOCH) return 1;
+  const [, epochA, idA] = CURSOR_SHAPE.exec(a) ?? [];
+  const [, epochB, idB] = CURSOR_SHAPE.exec(b) ?? [];
+  if (idA === undefined || idB === undefined) return undefined;
+  if (epochA === epochB) return compareStreamIds(idA, idB);
+  if (epochA === UNBORN_EPOCH) return -1;
+  if (epochB === UNBORN_EPOCH) return 1;
   return undefined;
 }
 

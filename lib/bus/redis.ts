@@ -147,7 +147,8 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
   const channelTtl = count(options.channelTtl, 7 * 24 * 3600 * 1000, 'channelTtl', 0);
   const idempotencyWindow = count(options.idempotencyWindow, 600_000, 'idempotencyWindow', 1);
   const backoff = fullJitterBackoff(options.reconnect);
-  const trim = [maxLen > 0 ? String(maxLen) : '', maxAge > 0 ? String(maxAge) : ''];
+  const trimLength = maxLen > 0 ? String(maxLen) : '';
+  const trimAge = maxAge > 0 ? String(maxAge) : '';
   const trimOp = options.exactTrim ? '=' : '~';
   const now = options.now ?? Date.now;
 
@@ -304,7 +305,7 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
       const keys = [stream, meta, `${stream.slice(0, -':stream'.length)}:idem:${key ?? ''}`];
       const ttl = channelTtl > 0 ? String(channelTtl) : '';
       const window = key === undefined ? '' : String(idempotencyWindow);
-      const args = [newEpoch(), json, String(time), trim[0]!, trim[1]!, trimOp, notify];
+      const args = [newEpoch(), json, String(time), trimLength, trimAge, trimOp, notify];
       const bytes = Buffer.byteLength(json);
       const started = performance.now();
       try {

@@ -9,13 +9,20 @@
  * encoding a `Buffer` and writing the two as a vector.
  */
 import type { ServerResponse } from 'node:http';
+import type { BatchTransportName } from './transport-names.js';
+import { NO_VARIANT, type VariantRule } from './variant.js';
 
-/** Names of the batch transports. */
-export type BatchTransportName = 'poll' | 'long-poll' | 'jsonp';
+export type { BatchTransportName } from './transport-names.js';
 
 /** How one batch transport puts a batch on the wire. */
 export interface BatchTransport {
   readonly name: BatchTransportName;
+  /** How the route meets it: one batch per request. */
+  readonly kind: 'batch';
+  /** The media type of its body (its `Content-Type` without parameters). */
+  readonly mediaType: string;
+  /** How a request picks the variant (JSONP: the callback name). */
+  readonly requestVariant: VariantRule;
   /** Response headers besides Content-Length, the same for every response. */
   readonly headers: Readonly<Record<string, string>>;
   /** The same headers as `[name, value, name, value, …]`, for one `writeHead`. */
@@ -73,15 +80,19 @@ function headWithLength(transport: BatchTransport): string[] {
 
 /**
  * Defines a batch transport from its name, headers and body text (the flat
- * header list and the byte encoder are derived here).
+ * header list, the media type and the byte encoder are derived here).
  */
 export function defineBatchTransport(
   name: BatchTransportName,
-  headers: Readonly<Record<string, string>>,
+  headers: Readonly<Record<string, string>> & { readonly 'Content-Type': string },
   text: BatchTransport['text'],
+  requestVariant: VariantRule = NO_VARIANT,
 ): BatchTransport {
   return {
     name,
+    kind: 'batch',
+    mediaType: headers['Content-Type'].split(';', 1)[0] ?? '',
+    requestVariant,
     headers,
     headerList: Object.entries(headers).flat(),
     text,

@@ -131,6 +131,8 @@ function call(variant: string, json: string): Buffer {
  */
 export const iframeTransport: StreamTransport = {
   name: 'iframe',
+  kind: 'stream',
+  requestVariant: { from: 'callback', parse: iframeVariant },
   mediaType: undefined,
 
   encode(message: Message, variant: string, json = envelopeJson(message)): Buffer {

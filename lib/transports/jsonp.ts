@@ -26,4 +26,6 @@ export const jsonpTransport: BatchTransport = defineBatchTransport(
     'Cache-Control': 'no-store, no-transform',
   },
   (batchJson, callback) => `/**/${callback}(${escapeLineTerminators(batchJson)});`,
+  // The Koa glue checks the name (`isCallbackName`) before the route runs.
+  { from: 'callback', parse: (callback) => callback },
 );

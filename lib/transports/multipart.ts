@@ -38,6 +38,7 @@ import {
   type StreamTransport,
   streamHeaders,
 } from './stream-transport.js';
+import { NO_VARIANT } from './variant.js';
 
 /** Options for {@link createMultipartTransport}. */
 export interface MultipartTransportOptions {
@@ -77,6 +78,8 @@ export function createMultipartTransport(options: MultipartTransportOptions = {}
   const makeBoundary = options.boundary ?? randomBoundary;
   return {
     name: 'multipart',
+    kind: 'stream',
+    requestVariant: NO_VARIANT,
     mediaType: 'multipart/mixed',
     encode: (message: Message, _variant: string, json = envelopeJson(message)) =>
       part(message.id, json),

@@ -9,6 +9,7 @@ import type { Message } from '../bus/bus.js';
 import { resetJson } from '../envelope.js';
 import { HttpStreamWriter } from './http-writer.js';
 import { envelopeJson, type StreamTransport, streamHeaders } from './stream-transport.js';
+import { NO_VARIANT } from './variant.js';
 
 const NEWLINE = Buffer.from('\n');
 const EMPTY = Buffer.alloc(0);
@@ -24,6 +25,8 @@ const EMPTY = Buffer.alloc(0);
  */
 export const ndjsonTransport: StreamTransport = {
   name: 'ndjson',
+  kind: 'stream',
+  requestVariant: NO_VARIANT,
   mediaType: 'application/x-ndjson',
 
   encode(message: Message, _variant: string, json = envelopeJson(message)): Buffer {

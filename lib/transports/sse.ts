@@ -30,6 +30,7 @@ import {
   type StreamTransport,
   streamHeaders,
 } from './stream-transport.js';
+import { NO_VARIANT } from './variant.js';
 
 const debug = debuglog('comet:sse');
 const HEARTBEAT = Buffer.from(':\n');
@@ -70,6 +71,8 @@ function idLine(cursor: string): string {
  */
 export const sseTransport: StreamTransport = {
   name: 'sse',
+  kind: 'stream',
+  requestVariant: NO_VARIANT,
   mediaType: 'text/event-stream',
 
   encode(message: Message, _variant: string, json = envelopeJson(message)): Buffer {

@@ -10,9 +10,10 @@
  */
 import type { ServerResponse } from 'node:http';
 import type { Message } from '../bus/bus.js';
+import type { StreamTransportName } from './transport-names.js';
+import type { VariantRule } from './variant.js';
 
-/** The names of the HTTP streaming transports (WebSocket is separate: it is an upgrade). */
-export type StreamTransportName = 'sse' | 'ndjson' | 'multipart' | 'iframe';
+export type { StreamTransportName } from './transport-names.js';
 
 /** What {@link StreamTransport.open} needs to know about one response. */
 export interface StreamInit {
@@ -57,6 +58,10 @@ export interface StreamWriter {
 /** A streaming transport: see the module comment. */
 export interface StreamTransport {
   readonly name: StreamTransportName;
+  /** How the route meets it: a streamed response. */
+  readonly kind: 'stream';
+  /** How a request picks the variant this transport's frames are encoded for. */
+  readonly requestVariant: VariantRule;
   /** The media type matched against `Accept`; `undefined` when only `?transport=` selects it. */
   readonly mediaType: string | undefined;
   /**

@@ -150,6 +150,7 @@ export function encodeWebSocketReset(cursor: string): Buffer {
  */
 export const webSocketEncoder = {
   name: 'websocket',
+  kind: 'upgrade',
   encode: (message: Message, _variant: string, json?: string): Buffer =>
     encodeWebSocketFrame(message, json),
   encodeReset: (cursor: string): Buffer => encodeWebSocketReset(cursor),

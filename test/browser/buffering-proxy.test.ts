@@ -64,11 +64,11 @@ whenNginx('browser client behind a buffering nginx', () => {
       expect(seen.statuses).toContainEqual({
         kind: 'fallback',
         from: 'websocket',
-        to: 'longpoll',
+        to: 'long-poll',
         reason: 'buffering',
       });
       expect(seen.statuses.filter((s) => s.kind === 'open')).toEqual([
-        { kind: 'open', transport: 'longpoll' },
+        { kind: 'open', transport: 'long-poll' },
       ]);
       await page.close();
     });

@@ -94,7 +94,7 @@ describeBrowser('cross-origin: a page on one port follows the demo on another', 
     await followed.close();
   });
 
-  for (const transport of ['sse', 'ndjson', 'longpoll'] as const) {
+  for (const transport of ['sse', 'ndjson', 'long-poll'] as const) {
     it(`CORS ${transport}: allowed origin, 30 messages once, in order`, async () => {
       const { pageBase, demo } = await twoOrigins((origin) => ({ origins: [origin] }));
       const page = await follow(pageBase, demo, `xo-${transport}`, [transport]);
@@ -128,9 +128,9 @@ describeBrowser('cross-origin: the page origin is not on the allow-list', chromi
 
   it('CORS reads are blocked: the client never opens and reports each failure', async () => {
     const { pageBase, demo } = await twoOrigins(elsewhere);
-    const page = await follow(pageBase, demo, 'no-cors', ['sse', 'longpoll']);
+    const page = await follow(pageBase, demo, 'no-cors', ['sse', 'long-poll']);
     await page.waitForFunction(
-      'window.statuses.some((s) => s.kind === "fallback" && s.from === "longpoll")',
+      'window.statuses.some((s) => s.kind === "fallback" && s.from === "long-poll")',
     );
     // Long-polls that end after the publish were answered with its messages,
     // which the browser then kept from the page: wait for one.
@@ -149,7 +149,7 @@ describeBrowser('cross-origin: the page origin is not on the allow-list', chromi
     expect(seen.statuses).toContainEqual({
       kind: 'fallback',
       from: 'sse',
-      to: 'longpoll',
+      to: 'long-poll',
       reason: 'failed',
     });
     // The browser hides a CORS failure: nothing tells the client it was "refused".
@@ -197,7 +197,7 @@ describeBrowser('cross-origin: the page origin is not on the allow-list', chromi
       'websocket',
       'sse',
       'ndjson',
-      'longpoll',
+      'long-poll',
     ]);
     await page.close();
   });

@@ -23,7 +23,7 @@ function countRequests(server: Server): () => number {
   return () => count;
 }
 
-const transports = ['websocket', 'sse', 'ndjson', 'longpoll', 'jsonp', 'iframe'] as const;
+const transports = ['websocket', 'sse', 'ndjson', 'long-poll', 'jsonp', 'iframe'] as const;
 /** Garbage of several kinds: a word, a path trick, a space, a NUL, CR/LF, an over-long one. */
 const garbage = ['hello', '../x', 'a b', '\u0000', '\r\nX-Injected: 1', 'z'.repeat(300)];
 

@@ -14,7 +14,7 @@ import { expect, it } from 'vitest';
 import { closeServer, createBrowserSession, describeBrowser, listen } from './harness.js';
 import { startDemoApp } from './servers.js';
 
-const TRANSPORTS = ['websocket', 'sse', 'ndjson', 'longpoll', 'jsonp', 'iframe'] as const;
+const TRANSPORTS = ['websocket', 'sse', 'ndjson', 'long-poll', 'jsonp', 'iframe'] as const;
 const pageFile = fileURLToPath(new URL('../../examples/chat/public/index.html', import.meta.url));
 
 const chromium = createBrowserSession();
@@ -47,7 +47,7 @@ function wireLog(page: Page): Set<string> {
     const transport = url.searchParams.get('transport');
     if (url.pathname.endsWith('/live')) seen.add(transport ?? (r.method() === 'GET' ? 'sse' : '?'));
     if (url.pathname.endsWith('/messages') && r.method() === 'GET') {
-      seen.add(url.searchParams.has('callback') ? 'jsonp' : 'longpoll');
+      seen.add(url.searchParams.has('callback') ? 'jsonp' : 'long-poll');
     }
   });
   return seen;
@@ -124,9 +124,9 @@ describeBrowser('the demo page', chromium, () => {
     const page = await open(`${base}/?room=picked&transport=longpoll&compare=0`);
     // A long-poll counts as open at its first answer: the first message here.
     await say(page, ['via long-poll']);
-    expect(await page.textContent('#transport')).toBe('longpoll');
+    expect(await page.textContent('#transport')).toBe('long-poll');
     expect(await page.textContent('#status')).toBe('open');
-    expect(await page.inputValue('#picker')).toBe('longpoll');
+    expect(await page.inputValue('#picker')).toBe('long-poll');
     expect(await page.isHidden('#compare-section')).toBe(true);
     await page.close();
   });

@@ -43,7 +43,7 @@ async function expectExactly(page: Page, ids: string[], room?: [string, string])
 
 describeBrowser('browser client against the demo app', chromium, () => {
   const forced = [
-    ...(['longpoll', 'jsonp'] as const).map((transport) => ({ transport, route: 'messages' })),
+    ...(['long-poll', 'jsonp'] as const).map((transport) => ({ transport, route: 'messages' })),
     ...(['websocket', 'sse', 'ndjson', 'iframe'] as const).map((transport) => ({
       transport,
       route: 'live',
@@ -92,7 +92,7 @@ describeBrowser('browser client against the demo app', chromium, () => {
     for (let i = 0; i < 7; i += 1) {
       const page = await context.newPage();
       await startClient(page, base, '/rooms/tabs/messages', {
-        transports: ['longpoll'],
+        transports: ['long-poll'],
         cursor,
         backoff: fastRetry,
       });
@@ -122,7 +122,7 @@ describeBrowser('browser client against the demo app', chromium, () => {
     const { base } = await startDemo({ epoch: 'new' });
     const page = await chromium.browser.newPage();
     await startClient(page, base, '/rooms/gap/messages', {
-      transports: ['longpoll'],
+      transports: ['long-poll'],
       cursor: 'old-1',
       shareAcrossTabs: false,
     });
@@ -130,7 +130,7 @@ describeBrowser('browser client against the demo app', chromium, () => {
     await expectExactly(page, await publish(base, 'gap', 5), [base, 'gap']);
     const seen = await record(page);
     expect(seen.resets).toHaveLength(1);
-    expect(seen.resets[0]).toMatchObject({ previousCursor: 'old-1', transport: 'longpoll' });
+    expect(seen.resets[0]).toMatchObject({ previousCursor: 'old-1', transport: 'long-poll' });
   });
 });
 
@@ -153,7 +153,7 @@ describeBrowser('browser client and refusals', chromium, () => {
     const page = await chromium.browser.newPage();
     // JSONP cannot read a status: the client's probe must find the 403 itself.
     await startClient(page, base, '/rooms/x/messages', {
-      transports: ['jsonp', 'longpoll'],
+      transports: ['jsonp', 'long-poll'],
       shareAcrossTabs: false,
       backoff: fastRetry,
     });

@@ -242,10 +242,10 @@ export function expectBufferingStepDown(seen: PageRecord): void {
   expect(seen.statuses).toContainEqual({
     kind: 'fallback',
     from: 'sse',
-    to: 'longpoll',
+    to: 'long-poll',
     reason: 'buffering',
   });
-  expect(seen.statuses.at(-1)).toMatchObject({ transport: 'longpoll' });
+  expect(seen.statuses.at(-1)).toMatchObject({ transport: 'long-poll' });
 }
 
 /** Expects `seen` to have fallen from a failed WebSocket to SSE, its only open transport. */

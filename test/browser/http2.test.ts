@@ -131,7 +131,7 @@ describeBrowser('HTTP/2 in Chromium', session, () => {
   it('send() gives the same { id } over the WebSocket and over a forced long-poll fallback', async () => {
     const demo = await startHttpsDemo();
     const results: { id: string }[] = [];
-    for (const transports of [['websocket'], ['longpoll']]) {
+    for (const transports of [['websocket'], ['long-poll']]) {
       const page = await (browser as Browser).newPage();
       await startClient(page, demo.base, '/rooms/send/live', {
         transports,
@@ -156,7 +156,7 @@ describeBrowser('HTTP/2 in Chromium', session, () => {
     const stored = (await demo.bus.read('room:send', 'earliest')).messages;
     expect(stored.map((m) => ({ id: m.id, data: m.data }))).toEqual([
       { id: results[0]?.id, data: { via: 'websocket' } },
-      { id: results[1]?.id, data: { via: 'longpoll' } },
+      { id: results[1]?.id, data: { via: 'long-poll' } },
     ]);
   });
 });

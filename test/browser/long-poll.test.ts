@@ -18,7 +18,7 @@ import { startTestApp } from './servers.js';
 const chromium = createBrowserSession();
 
 describeBrowser('browser client over a hand-written long-poll route', chromium, () => {
-  for (const transport of ['longpoll', 'jsonp'] as const) {
+  for (const transport of ['long-poll', 'jsonp'] as const) {
     it(`${transport}: 20 messages exactly once, in order, across a replay and a 503`, async () => {
       const room = createRoom(4);
       const { base } = chromium.stopAfterTest(await startTestApp(room.route));

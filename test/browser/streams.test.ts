@@ -82,7 +82,7 @@ describeBrowser('browser client streams and fallbacks (fake room)', chromium, ()
     const page = await chromium.browser.newPage();
     await startClient(page, room.base, '/rooms/lobby/live', {
       ...common,
-      transports: ['sse', 'ndjson', 'longpoll', 'jsonp'],
+      transports: ['sse', 'ndjson', 'long-poll', 'jsonp'],
       bufferingDeadlineMs: 500,
     });
     await waitForMessages(page, 5);

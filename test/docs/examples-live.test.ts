@@ -192,6 +192,6 @@ describe('08 browser client', () => {
     await all;
     expect(received).toEqual([{ text: 'm1' }, { text: 'm2' }, { text: 'm3' }]);
     expect(statuses).toContain('open');
-    expect(sub.transport).toBe('longpoll');
+    expect(sub.transport).toBe('long-poll');
   });
 });

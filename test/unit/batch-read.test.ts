@@ -4,7 +4,7 @@
  * head), the history window, synchronous and asynchronous reads.
  */
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { type BatchRead, readBatch } from '../../lib/batch-read.js';
+import { type BatchRead, isSyncBus, readBatch, readBatchSync } from '../../lib/batch-read.js';
 import { formatCursor, parseCursor } from '../../lib/cursor.js';
 import { FakeBus } from '../helpers/fake-bus.js';
 
@@ -115,15 +115,21 @@ describe.each(['sync', 'async'] as const)('readBatch on a %s bus', (mode) => {
 });
 
 describe('readBatch: sync or async', () => {
-  it('answers synchronously on a bus with readSync, and by promise otherwise', () => {
+  it('answers synchronously on a bus with readSync (readBatchSync), and by promise otherwise', () => {
     const sync = new FakeBus('sync');
-    expect(readBatch(sync, { channels: ['a'], positions: [undefined] }, 10)).not.toBeInstanceOf(
-      Promise,
+    expect(isSyncBus(sync)).toBe(true);
+    if (!isSyncBus(sync)) return;
+    const one = readBatchSync(sync, { channels: ['a'], positions: [undefined] }, 10);
+    expect(one).not.toBeInstanceOf(Promise);
+    expect(one.positions).toHaveLength(1);
+    const two = readBatchSync(
+      sync,
+      { channels: ['a', 'b'], positions: [undefined, undefined] },
+      10,
     );
-    expect(
-      readBatch(sync, { channels: ['a', 'b'], positions: [undefined, undefined] }, 10),
-    ).not.toBeInstanceOf(Promise);
+    expect(two.positions).toHaveLength(2);
     const async = new FakeBus('async');
+    expect(isSyncBus(async)).toBe(false);
     expect(readBatch(async, { channels: ['a'], positions: [undefined] }, 10)).toBeInstanceOf(
       Promise,
     );

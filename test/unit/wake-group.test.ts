@@ -35,9 +35,12 @@ const flush = async () => {
 describe('wake group', () => {
   it('a synchronous read runs once and settles every waiter at once, late joiners too', () => {
     let reads = 0;
-    const group = new WakeGroup(() => {
-      reads++;
-      return outcome;
+    const group = new WakeGroup({
+      sync: true,
+      now: () => {
+        reads++;
+        return outcome;
+      },
     });
     const a = new Waiter();
     const b = new Waiter();
@@ -51,9 +54,12 @@ describe('wake group', () => {
   it('an asynchronous read settles nobody until it lands, then everyone once', async () => {
     const pending = controlled<ReadOutcome>();
     let reads = 0;
-    const group = new WakeGroup(() => {
-      reads++;
-      return pending.promise;
+    const group = new WakeGroup({
+      sync: false,
+      later: () => {
+        reads++;
+        return pending.promise;
+      },
     });
     const a = new Waiter();
     const b = new Waiter();
@@ -75,7 +81,7 @@ describe('wake group', () => {
 
   it('a waiter joining while the read is in flight is settled with the others', async () => {
     const pending = controlled<ReadOutcome>();
-    const group = new WakeGroup(() => pending.promise);
+    const group = new WakeGroup({ sync: false, later: () => pending.promise });
     const a = new Waiter();
     group.add(a);
     await flush();
@@ -88,15 +94,18 @@ describe('wake group', () => {
 
   it('a read that throws or rejects settles every waiter with the error', async () => {
     const boom = new Error('boom');
-    const sync = new WakeGroup(() => {
-      throw boom;
+    const sync = new WakeGroup({
+      sync: true,
+      now: () => {
+        throw boom;
+      },
     });
     const a = new Waiter();
     sync.add(a);
     expect(a.settled).toEqual([{ error: boom }]);
 
     const pending = controlled<ReadOutcome>();
-    const async = new WakeGroup(() => pending.promise);
+    const async = new WakeGroup({ sync: false, later: () => pending.promise });
     const b = new Waiter();
     async.add(b);
     pending.reject(boom);

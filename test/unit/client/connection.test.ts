@@ -17,7 +17,7 @@ const names: readonly TransportName[] = [
   'websocket',
   'sse',
   'ndjson',
-  'longpoll',
+  'long-poll',
   'jsonp',
   'iframe',
 ];
@@ -33,7 +33,7 @@ interface Attempt {
 function fakeRegistry(attempts: Attempt[]): Record<TransportName, ClientTransport> {
   const make = (name: TransportName): ClientTransport => ({
     name,
-    kind: name === 'longpoll' || name === 'jsonp' ? 'batch' : 'stream',
+    kind: name === 'long-poll' || name === 'jsonp' ? 'batch' : 'stream',
     isSupported: () => true,
     open(request: TransportRequest) {
       const attempt: Attempt = {
@@ -247,7 +247,7 @@ describe('client connection: opening deadline', () => {
   it('a stream that never opens while the batch route answers is held: steps down to long-poll', async () => {
     const asked = stubFetch(() => headBatch);
     const { attempts, statuses, connection } = connect({
-      transports: ['websocket', 'sse', 'ndjson', 'longpoll'],
+      transports: ['websocket', 'sse', 'ndjson', 'long-poll'],
       cursor: 'c1',
     });
     await vi.advanceTimersByTimeAsync(10_010);
@@ -255,17 +255,17 @@ describe('client connection: opening deadline', () => {
     expect(statuses).toContainEqual({
       kind: 'fallback',
       from: 'websocket',
-      to: 'longpoll',
+      to: 'long-poll',
       reason: 'buffering',
     });
-    expect(attempts.map((a) => a.name)).toEqual(['websocket', 'longpoll']);
+    expect(attempts.map((a) => a.name)).toEqual(['websocket', 'long-poll']);
     connection.close();
   });
 
   it('the batch route silent too: a timeout, to the next transport in order', async () => {
     stubFetch(() => 'hang');
     const { attempts, statuses, connection } = connect({
-      transports: ['sse', 'ndjson', 'longpoll'],
+      transports: ['sse', 'ndjson', 'long-poll'],
       cursor: 'c1',
     });
     await vi.advanceTimersByTimeAsync(10_000 + 5_010);
@@ -282,7 +282,7 @@ describe('client connection: opening deadline', () => {
   it('an open transport is never timed out; a long-poll gets its hold on top', async () => {
     stubFetch(() => headBatch);
     const { attempts, statuses, connection } = connect({
-      transports: ['longpoll', 'jsonp'],
+      transports: ['long-poll', 'jsonp'],
       cursor: 'c1',
     });
     await vi.advanceTimersByTimeAsync(25_000 + 9_999);
@@ -290,7 +290,7 @@ describe('client connection: opening deadline', () => {
     await vi.advanceTimersByTimeAsync(10);
     expect(statuses).toContainEqual({
       kind: 'fallback',
-      from: 'longpoll',
+      from: 'long-poll',
       to: 'jsonp',
       reason: 'timeout',
     });
