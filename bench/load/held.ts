@@ -25,7 +25,8 @@ const cfg = workerConfig<HeldConfig>();
 /** Parks one long-poll per connection at `cursor`; counts good answers carrying `seq`. */
 function parkAll(conns: HttpConnection[], cursor: string, seq: number): Tally {
   const result: Tally = { answered: 0, good: 0 };
-  const path = `/rooms/${cfg.room}/messages?cursor=${encodeURIComponent(cursor)}&timeout=60`;
+  // 55 s: the longest hold a route allows by default (maxTimeout).
+  const path = `/rooms/${cfg.room}/messages?cursor=${encodeURIComponent(cursor)}&timeout=55`;
   for (const conn of conns) {
     conn.send(
       getRequest(path),

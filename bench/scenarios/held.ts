@@ -61,6 +61,14 @@ export async function runHeld(
     await settle(server, idle.requests + 1 + opts.n, target);
     const held = await stats(server, true);
     const released = await load.ask({ type: 'release' }, 'released');
+    // Polls answered before the publish (a refusal, a timeout) were never held:
+    // the memory figures would describe something else, so the run fails.
+    if ((released['answeredEarly'] as number) > 0 || (released['received'] as number) < opts.n) {
+      throw new Error(
+        `${released['answeredEarly']} polls answered before the publish, ` +
+          `${released['received']} of ${opts.n} got the message`,
+      );
+    }
     return {
       n: opts.n,
       rssIdle: idle.rss,
