@@ -8,6 +8,7 @@ import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
+import { createRedisBus, type RedisBus, type RedisBusOptions } from '../../lib/bus/redis.js';
 import { redisAnswers } from './redis.js';
 
 /** Whether a `redis-server` binary is installed. */
@@ -101,8 +102,30 @@ export async function startRedisServer(
   return server;
 }
 
+/**
+ * A Redis bus on a throwaway server with the fault tests' short timings,
+ * ready, and pushed on `open` so the test's `afterEach` closes it.
+ */
+export async function faultBus(
+  url: string,
+  open: RedisBus[],
+  options: RedisBusOptions = {},
+): Promise<RedisBus> {
+  const created = createRedisBus({
+    url,
+    keyPrefix: 'faults:',
+    readyTimeout: 200,
+    commandTimeout: 2000,
+    reconnect: { baseDelay: 20, maxDelay: 200 },
+    ...options,
+  });
+  open.push(created);
+  await created.ready();
+  return created;
+}
+
 /** A plain client on `server` for staging faults; close it after use. */
-export async function adminClient(server: RedisServer) {
+export async function adminClient(server: Pick<RedisServer, 'url'>) {
   const client = createClient({ url: server.url, socket: { reconnectStrategy: false } });
   client.on('error', () => {});
   await client.connect();

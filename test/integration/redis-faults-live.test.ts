@@ -14,6 +14,7 @@ import { isCometError } from '../../lib/errors.js';
 import { whenMet } from '../helpers/redis.js';
 import {
   adminClient,
+  faultBus,
   hasRedisServer,
   type RedisServer,
   startRedisServer,
@@ -37,18 +38,8 @@ async function server(
   return started;
 }
 
-async function bus(on: RedisServer, options: RedisBusOptions = {}): Promise<RedisBus> {
-  const created = createRedisBus({
-    url: on.url,
-    keyPrefix: 'faults:',
-    readyTimeout: 200,
-    commandTimeout: 2000,
-    reconnect: { baseDelay: 20, maxDelay: 200 },
-    ...options,
-  });
-  buses.push(created);
-  await created.ready();
-  return created;
+function bus(on: RedisServer, options: RedisBusOptions = {}): Promise<RedisBus> {
+  return faultBus(on.url, buses, options);
 }
 
 /** Runs an endless Lua script until `end()` (SCRIPT KILL): every other command gets BUSY. */

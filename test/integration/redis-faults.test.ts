@@ -4,19 +4,22 @@
  * 6379 is never touched. Outside CI a missing `redis-server` binary skips
  * with a loud warning; under `CI=true` it fails.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createClient } from 'redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../lib/bus/bus.js';
-import { createRedisBus, type RedisBus, type RedisBusOptions } from '../../lib/bus/redis.js';
+import type { RedisBus, RedisBusOptions } from '../../lib/bus/redis.js';
 import { isCometError } from '../../lib/errors.js';
 import { redisAnswers, whenMet } from '../helpers/redis.js';
-import { sparePort, waitFor } from '../helpers/redis-server.js';
-
-const hasRedisServer = spawnSync('redis-server', ['--version']).status === 0;
+import {
+  adminClient,
+  faultBus,
+  hasRedisServer,
+  sparePort,
+  waitFor,
+} from '../helpers/redis-server.js';
 
 /** A throwaway Redis: a child process on a port of its own, with an optional AOF dir. */
 interface Server {
@@ -59,26 +62,11 @@ async function kill(server: Server): Promise<void> {
   await exited;
 }
 
-async function bus(server: Server, options: RedisBusOptions = {}): Promise<RedisBus> {
-  const created = createRedisBus({
-    url: server.url,
-    keyPrefix: 'faults:',
-    readyTimeout: 200,
-    commandTimeout: 2000,
-    reconnect: { baseDelay: 20, maxDelay: 200 },
-    ...options,
-  });
-  buses.push(created);
-  await created.ready();
-  return created;
+function bus(server: Server, options: RedisBusOptions = {}): Promise<RedisBus> {
+  return faultBus(server.url, buses, options);
 }
 
-async function admin(server: Server) {
-  const client = createClient({ url: server.url, socket: { reconnectStrategy: false } });
-  client.on('error', () => {});
-  await client.connect();
-  return client;
-}
+const admin = adminClient;
 
 /** Publishes `{ n }` every few ms until `stop()`; keeps what resolved and what rejected. */
 function steadyLoad(publisher: RedisBus, channel: string) {
