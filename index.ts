@@ -18,15 +18,15 @@
  * push.attach(app.listen(3000), app);
  * ```
  */
-import './lib/symbol-metadata.js';
+import './lib/base/symbol-metadata.js';
 
 export {
-  AsyncContext,
-  type AsyncContextEvents,
-  type AsyncContextOptions,
-  type AsyncState,
-  startAsync,
-} from './lib/async-context.js';
+  CometError,
+  type CometErrorCode,
+  type ErrorSpec,
+  errorCatalog,
+  isCometError,
+} from './lib/base/errors.js';
 export {
   type Bus,
   type BusObserver,
@@ -50,33 +50,33 @@ export {
   type RedisBusOptions,
   type RedisBusState,
 } from './lib/bus/redis.js';
-export { isCallbackName } from './lib/callback-name.js';
 export {
-  CometError,
-  type CometErrorCode,
-  type ErrorSpec,
-  errorCatalog,
-  isCometError,
-} from './lib/errors.js';
-export {
-  attachFlashPolicy,
-  createFlashPolicyServer,
-  type FlashPolicyOptions,
-  flashPolicy,
-} from './lib/flash-policy.js';
-export { escapeHtml, html } from './lib/html.js';
+  AsyncContext,
+  type AsyncContextEvents,
+  type AsyncContextOptions,
+  type AsyncState,
+  startAsync,
+} from './lib/suspend/async-context.js';
 export {
   createTimerWheel,
   type TimerHandle,
   type TimerTarget,
   type TimerWheel,
   type TimerWheelOptions,
-} from './lib/timer-wheel.js';
+} from './lib/suspend/timer-wheel.js';
+export { isCallbackName } from './lib/wire/callback-name.js';
+export {
+  attachFlashPolicy,
+  createFlashPolicyServer,
+  type FlashPolicyOptions,
+  flashPolicy,
+} from './lib/wire/flash-policy.js';
+export { escapeHtml, html } from './lib/wire/html.js';
 export type {
   StreamRouteTransportName,
   StreamTransportName,
   TransportName,
-} from './lib/transports/transport-names.js';
+} from './lib/wire/transport-names.js';
 export { type JsonBodyOptions, readJsonBody } from './middleware/body.js';
 export { type ServeClientOptions, serveClient } from './middleware/client-assets.js';
 export {

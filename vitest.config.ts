@@ -19,7 +19,7 @@ const directFiles = [
 
 export default defineConfig({
   test: {
-    setupFiles: ['./lib/symbol-metadata.ts'],
+    setupFiles: ['./lib/base/symbol-metadata.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',

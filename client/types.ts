@@ -2,7 +2,7 @@
  * The shapes the browser client shares with the server's wire formats
  * (docs/reference/wire-formats.md) and with the application.
  */
-import type { ClientTransportName } from '../lib/transports/transport-names.js';
+import type { ClientTransportName } from '../lib/wire/transport-names.js';
 
 /** One message as every transport carries it: `{"id", "channel", "data"}`. */
 export interface Envelope {

@@ -4,14 +4,14 @@
  * long-poll keeps no Koa promise chain alive, only its socket and a waiter.
  */
 import type { RouterContext } from '@koa/router';
-import { readBatch } from '../lib/batch-read.js';
-import { parseCursor } from '../lib/cursor.js';
-import { CometError } from '../lib/errors.js';
-import { answerAtOnce, createLongPollRoute, holdLongPoll } from '../lib/long-poll-waiter.js';
-import { isThenable } from '../lib/thenable.js';
-import { jsonpTransport } from '../lib/transports/jsonp.js';
-import { longPollTransport } from '../lib/transports/long-poll.js';
-import { etagOf, matchesEtag, pollTransport } from '../lib/transports/poll.js';
+import { CometError } from '../lib/base/errors.js';
+import { isThenable } from '../lib/base/thenable.js';
+import { readBatch } from '../lib/hub/batch-read.js';
+import { answerAtOnce, createLongPollRoute, holdLongPoll } from '../lib/longpoll/waiter.js';
+import { parseCursor } from '../lib/wire/cursor.js';
+import { jsonpTransport } from '../lib/wire/jsonp.js';
+import { longPollTransport } from '../lib/wire/long-poll.js';
+import { etagOf, matchesEtag, pollTransport } from '../lib/wire/poll.js';
 import type { LongPollOptions, PollOptions } from './decorators.js';
 import { detachFromKoa } from './koa-adapter.js';
 import { callbackOf, cursorOf, single, timeoutOf } from './request-params.js';

@@ -9,8 +9,8 @@
  */
 import type { Context } from 'koa';
 import getRawBody from 'raw-body';
-import { CometError } from '../lib/errors.js';
-import { parseJsonBody } from '../lib/json-body.js';
+import { CometError } from '../lib/base/errors.js';
+import { parseJsonBody } from '../lib/base/json-body.js';
 
 /** Options of {@link readJsonBody}: per call, so each route can choose its own. */
 export interface JsonBodyOptions {

@@ -4,9 +4,9 @@
  * to coded errors.
  */
 import type { RouterContext } from '@koa/router';
-import { MAX_CHANNELS } from '../lib/cursor.js';
-import { CometError, isCometError } from '../lib/errors.js';
-import { isThenable } from '../lib/thenable.js';
+import { CometError, isCometError } from '../lib/base/errors.js';
+import { isThenable } from '../lib/base/thenable.js';
+import { MAX_CHANNELS } from '../lib/wire/cursor.js';
 import type { ChannelResolver } from './batch-routes.js';
 import type { Authorize, RouteDefinition } from './decorators.js';
 

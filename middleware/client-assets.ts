@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { debuglog } from 'node:util';
 import type { Middleware } from 'koa';
-import { CometError } from '../lib/errors.js';
+import { CometError } from '../lib/base/errors.js';
 
 const debug = debuglog('comet:client-assets');
 

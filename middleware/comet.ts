@@ -6,12 +6,12 @@
 import Router, { type RouterContext } from '@koa/router';
 import type Koa from 'koa';
 import type { Context, Middleware, Next } from 'koa';
-import type { AsyncContext } from '../lib/async-context.js';
+import { CometError } from '../lib/base/errors.js';
 import type { Bus } from '../lib/bus/bus.js';
-import { CometError } from '../lib/errors.js';
-import { Hub } from '../lib/hub.js';
-import { Meters } from '../lib/meters.js';
-import { createTimerWheel, type TimerWheel } from '../lib/timer-wheel.js';
+import { Hub } from '../lib/hub/hub.js';
+import { Meters } from '../lib/hub/meters.js';
+import type { AsyncContext } from '../lib/suspend/async-context.js';
+import { createTimerWheel, type TimerWheel } from '../lib/suspend/timer-wheel.js';
 import { longPollHandler, pollHandler } from './batch-routes.js';
 import { channelResolver } from './channels.js';
 import { type ServeClientOptions, serveClient } from './client-assets.js';

@@ -5,7 +5,7 @@
  * so no configuration can reflect an arbitrary Origin with cookies.
  */
 import type { Context } from 'koa';
-import { CometError } from '../lib/errors.js';
+import { CometError } from '../lib/base/errors.js';
 
 /** CORS settings of {@link comet}. */
 export interface CorsOptions {

@@ -9,11 +9,11 @@
  * `router.get(path, handler)` reads, and passes the routes to
  * `comet({ routes })`: `longpoll('/rooms/:room/messages', (ctx) => ...)`.
  */
-import '../lib/symbol-metadata.js';
+import '../lib/base/symbol-metadata.js';
 import type { RouterContext } from '@koa/router';
+import { CometError } from '../lib/base/errors.js';
 import type { Message } from '../lib/bus/bus.js';
-import { CometError } from '../lib/errors.js';
-import type { StreamRouteTransportName } from '../lib/transports/transport-names.js';
+import type { StreamRouteTransportName } from '../lib/wire/transport-names.js';
 import type { StreamPublishOptions } from './stream-publish.js';
 
 /** What a decorated method returns: the channel(s) to follow. */

@@ -13,7 +13,7 @@
  * | Koa's `respond()` (not exported) for the bodies a batch route leaves | direct dispatch | {@link respondLikeKoa} |
  * | the app owns its server's `request` listener (`app.callback()`) | direct dispatch | {@link interceptRequests} |
  *
- * Each row has a test in `test/unit/koa-adapter.test.ts` that fails when the
+ * Each row has a test in `test/unit/middleware/koa-adapter.test.ts` that fails when the
  * dependency changes shape. {@link checkKoaVersions} runs when `comet()` is
  * created and warns (`COMET_WARN_KOA_VERSION`) when an installed major or
  * minor version differs from the ones this file was written against.

@@ -3,7 +3,7 @@
  * `comet({ metrics: { registry } })` registers the `comet_*` metrics on the
  * app's registry, `comet({ metrics: true })` on prom-client's global one.
  *
- * The engine keeps plain counts (`lib/meters.ts`); the gauges and counters
+ * The engine keeps plain counts (`lib/hub/meters.ts`); the gauges and counters
  * here read them in prom-client's `collect()` at scrape time, so counting
  * costs the hot path a few additions and a scrape costs O(transports).
  * Only the histograms are observed as events happen, once per message and
@@ -19,11 +19,11 @@
  */
 import { createRequire } from 'node:module';
 import type * as PromClient from 'prom-client';
+import { CometError } from '../lib/base/errors.js';
 import type { Bus } from '../lib/bus/bus.js';
-import { CometError } from '../lib/errors.js';
-import type { Hub } from '../lib/hub.js';
-import type { MeterEnd, Meters } from '../lib/meters.js';
-import { webSocketCloseCodes } from '../lib/transports/websocket.js';
+import type { Hub } from '../lib/hub/hub.js';
+import type { MeterEnd, Meters } from '../lib/hub/meters.js';
+import { webSocketCloseCodes } from '../lib/stream/websocket.js';
 
 /**
  * A prom-client `Registry` (typed by shape, so koa-comet's types do not

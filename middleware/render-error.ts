@@ -3,8 +3,8 @@
  * `{ error: { code, message } }` and its status; anything else is left to Koa.
  */
 import type { Context } from 'koa';
-import { isCometError } from '../lib/errors.js';
-import type { Meters } from '../lib/meters.js';
+import { isCometError } from '../lib/base/errors.js';
+import type { Meters } from '../lib/hub/meters.js';
 
 /**
  * Answers `error` on `ctx` when it is a coded error; rethrows anything else.

@@ -4,8 +4,8 @@
  */
 import { type ParsedUrlQuery, parse } from 'node:querystring';
 import type { Context } from 'koa';
-import { isCallbackName } from '../lib/callback-name.js';
-import { CometError, type CometErrorCode } from '../lib/errors.js';
+import { CometError, type CometErrorCode } from '../lib/base/errors.js';
+import { isCallbackName } from '../lib/wire/callback-name.js';
 
 const kQuery = Symbol('koa-comet.query');
 

@@ -1,8 +1,8 @@
 /**
  * What every comet route handler of one `comet()` instance shares.
  */
-import type { Hub } from '../lib/hub.js';
-import type { TimerWheel } from '../lib/timer-wheel.js';
+import type { Hub } from '../lib/hub/hub.js';
+import type { TimerWheel } from '../lib/suspend/timer-wheel.js';
 import type { CorsPolicy } from './cors.js';
 import type { BusPublish } from './stream-publish.js';
 

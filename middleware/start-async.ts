@@ -7,9 +7,9 @@
  */
 import type Koa from 'koa';
 import type { Context, Middleware, Next } from 'koa';
-import { AsyncContext } from '../lib/async-context.js';
-import { CometError } from '../lib/errors.js';
-import type { TimerWheel } from '../lib/timer-wheel.js';
+import { CometError } from '../lib/base/errors.js';
+import { AsyncContext } from '../lib/suspend/async-context.js';
+import type { TimerWheel } from '../lib/suspend/timer-wheel.js';
 import { extendContext } from './koa-adapter.js';
 
 /** Options of `ctx.startAsync()`. */

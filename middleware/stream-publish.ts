@@ -1,12 +1,12 @@
 /**
  * The `publish` option of `@stream`: clients publish on the route's
- * WebSocket (see `lib/transports/websocket-inbound.ts` for the frames and
+ * WebSocket (see `lib/wire/websocket-inbound.ts` for the frames and
  * bounds). Off unless the route names an `allow` hook, which decides each
  * message with the connection's Koa context, like an `authorize` hook.
  */
 import type { RouterContext } from '@koa/router';
-import { CometError } from '../lib/errors.js';
-import type { InboundLimits, InboundPublish } from '../lib/transports/websocket-inbound.js';
+import { CometError } from '../lib/base/errors.js';
+import type { InboundLimits, InboundPublish } from '../lib/wire/websocket-inbound.js';
 import { refusal } from './channels.js';
 
 /**

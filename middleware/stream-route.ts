@@ -13,28 +13,29 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RouterContext } from '@koa/router';
 import type { Context } from 'koa';
-import { parseCursor } from '../lib/cursor.js';
-import { CometError, isCometError } from '../lib/errors.js';
-import { openStreamMember } from '../lib/stream-member.js';
-import { createHttpConnection, type StreamSessionOptions } from '../lib/stream-session.js';
-import {
-  isStreamRouteTransportName,
-  isStreamTransportName,
-  streamRouteTransportNames,
-  streamTransports,
-} from '../lib/transports/registry.js';
-import { createSseEventEncoder } from '../lib/transports/sse.js';
-import type { StreamTransport } from '../lib/transports/stream-transport.js';
-import type { VariantRule } from '../lib/transports/variant.js';
+import { CometError, isCometError } from '../lib/base/errors.js';
+import { createHttpConnection } from '../lib/stream/http.js';
+import { openStreamMember } from '../lib/stream/member.js';
+import type { StreamSessionOptions } from '../lib/stream/session.js';
 import {
   createWebSocketConnection,
   createWebSocketServer,
   handleWebSocketUpgrade,
   isOriginAllowed,
   refuseUpgrade,
-  webSocketEncoder,
-} from '../lib/transports/websocket.js';
-import { handleInboundFrames, inboundMaxPayload } from '../lib/transports/websocket-inbound.js';
+} from '../lib/stream/websocket.js';
+import { parseCursor } from '../lib/wire/cursor.js';
+import {
+  isStreamRouteTransportName,
+  isStreamTransportName,
+  streamRouteTransportNames,
+  streamTransports,
+} from '../lib/wire/registry.js';
+import { createSseEventEncoder } from '../lib/wire/sse.js';
+import type { StreamTransport } from '../lib/wire/stream-transport.js';
+import type { VariantRule } from '../lib/wire/variant.js';
+import { webSocketEncoder } from '../lib/wire/websocket.js';
+import { handleInboundFrames, inboundMaxPayload } from '../lib/wire/websocket-inbound.js';
 import type { ChannelResolver } from './batch-routes.js';
 import type { StreamOptions } from './decorators.js';
 import { detachFromKoa } from './koa-adapter.js';

@@ -16,7 +16,7 @@
  * these processes on one Redis. The IPC message `bus` answers with the
  * bus's local listeners and Redis Pub/Sub subscriptions.
  */
-import '../../lib/symbol-metadata.js';
+import '../../lib/base/symbol-metadata.js';
 import { createServer, type Server } from 'node:http';
 import { createServer as createH2cServer } from 'node:http2';
 import type { Context } from 'koa';

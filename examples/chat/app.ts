@@ -3,7 +3,7 @@
  * JSONP, poll or stream, and the demo page at `GET /`. `createChatApp()`
  * builds it; `server.ts` runs it.
  */
-import '../../lib/symbol-metadata.js';
+import '../../lib/base/symbol-metadata.js';
 import { readFile } from 'node:fs/promises';
 import Router, { type RouterContext } from '@koa/router';
 import Koa from 'koa';

@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CometErrorCode, isCometError } from '../errors.js';
+import { type CometErrorCode, isCometError } from '../base/errors.js';
 import type { Bus, Message } from './bus.js';
 
 /** The message at `index` (negative from the end) of a list the suite made, where it must be. */

@@ -4,8 +4,8 @@
  * nesting too deep to encode again later) is refused then, so no accepted
  * message can make a later read of its channel fail.
  */
-import { CometError } from '../errors.js';
-import { DEFAULT_MAX_DEPTH, exceedsJsonDepth } from '../json-depth.js';
+import { CometError } from '../base/errors.js';
+import { DEFAULT_MAX_DEPTH, exceedsJsonDepth } from '../base/json-depth.js';
 
 /**
  * `JSON.stringify(data)`, checked: `undefined` (or a function, a symbol)

@@ -3,7 +3,7 @@
  * channel, remembered for a window, so a retried publish stores nothing and
  * answers the first message (see `PublishOptions.idempotencyKey`).
  */
-import { CometError } from '../errors.js';
+import { CometError } from '../base/errors.js';
 import type { Message } from './bus.js';
 
 /** 1 to 128 visible ASCII characters (what an `Idempotency-Key` header may carry here). */

@@ -13,7 +13,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { debuglog } from 'node:util';
-import { CometError } from '../errors.js';
+import { CometError } from '../base/errors.js';
 import type { Bus, BusStats, Message, MessageListener, ReadFrom, ReadResult } from './bus.js';
 import { EARLIEST } from './bus.js';
 import { encodeData } from './encode-data.js';

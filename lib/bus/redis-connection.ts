@@ -3,7 +3,7 @@
  * bounded time for a (re)connecting client, and closing without hanging.
  */
 import { TimeoutError } from 'redis';
-import { CometError } from '../errors.js';
+import { CometError } from '../base/errors.js';
 
 /** Exponential backoff with full jitter between reconnect attempts. */
 export interface ReconnectOptions {

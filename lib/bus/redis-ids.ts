@@ -8,7 +8,7 @@
  * Clients treat the whole string as opaque; only this module parses it.
  */
 import { randomBytes } from 'node:crypto';
-import { CometError } from '../errors.js';
+import { CometError } from '../base/errors.js';
 
 /** A parsed cursor: which history (epoch) and where in it (stream id). */
 export interface StreamPosition {

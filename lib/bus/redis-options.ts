@@ -1,7 +1,7 @@
 /**
  * Options of the Redis bus, and the node-redis client surface it relies on.
  */
-import { CometError } from '../errors.js';
+import { CometError } from '../base/errors.js';
 import type { ReconnectOptions } from './redis-connection.js';
 
 /**

@@ -25,7 +25,7 @@
  * a replica that missed it). A cursor beyond the head is a gap too.
  */
 import { createHash } from 'node:crypto';
-import { CometError } from '../errors.js';
+import { CometError } from '../base/errors.js';
 import type { Message } from './bus.js';
 import { formatCursor, UNBORN_EPOCH } from './redis-ids.js';
 

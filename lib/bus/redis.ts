@@ -31,7 +31,7 @@
 
 import { debuglog } from 'node:util';
 import { createClient } from 'redis';
-import { CometError, isCometError } from '../errors.js';
+import { CometError, isCometError } from '../base/errors.js';
 import {
   type Bus,
   type BusObserver,

@@ -14,6 +14,8 @@
  * is `COMET_ERR_CURSOR_MALFORMED`. Publishing notifies subscribers
  * synchronously, in order.
  */
+
+import { CometError } from '../../lib/base/errors.js';
 import type {
   Bus,
   GapListener,
@@ -23,7 +25,6 @@ import type {
   ReadFrom,
   ReadResult,
 } from '../../lib/bus/bus.js';
-import { CometError } from '../../lib/errors.js';
 
 const ID_SHAPE = /^([a-z]{1,8})-(0|[1-9]\d{0,14})$/;
 

@@ -20,8 +20,8 @@ import {
   poll,
   stream,
 } from '../../index.js';
-import { MAX_CHANNELS, MAX_CURSOR_LENGTH } from '../../lib/cursor.js';
-import { CometError } from '../../lib/errors.js';
+import { CometError } from '../../lib/base/errors.js';
+import { MAX_CHANNELS, MAX_CURSOR_LENGTH } from '../../lib/wire/cursor.js';
 import { deleteRedisKeys, redisAnswers, redisUrl, withRedis } from '../helpers/redis.js';
 import { readUntil } from './helpers/read-stream.js';
 import { closeAll, expectError, LINGER_MS, listen } from './helpers/server.js';

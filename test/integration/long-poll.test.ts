@@ -70,7 +70,7 @@ describe('long-poll', () => {
 
   it('answers 1,000 concurrent long-polls with one publish and frees every waiter', async () => {
     // A linger no loaded machine runs out before the assertions below (the
-    // linger's own end is tested in linger.test.ts and test/unit/hub.test.ts).
+    // linger's own end is tested in linger.test.ts and test/unit/hub/hub.test.ts).
     const chat = await startChat({ channelLinger: 600_000 });
     const via = agent(1100);
     const n = 1000;

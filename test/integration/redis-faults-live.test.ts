@@ -8,9 +8,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { isCometError } from '../../lib/base/errors.js';
 import type { Message } from '../../lib/bus/bus.js';
 import { createRedisBus, type RedisBus, type RedisBusOptions } from '../../lib/bus/redis.js';
-import { isCometError } from '../../lib/errors.js';
 import { whenMet } from '../helpers/redis.js';
 import {
   adminClient,

@@ -9,19 +9,19 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Message } from '../../lib/bus/bus.js';
 import { createMemoryBus, type MemoryBus } from '../../lib/bus/memory.js';
+import type { StreamEndReason } from '../../lib/stream/connection.js';
+import { createHttpConnection } from '../../lib/stream/http.js';
 import {
-  createHttpConnection,
   createStreamSession,
-  type StreamEndReason,
   type StreamSession,
   type StreamSessionOptions,
-} from '../../lib/stream-session.js';
-import { createTimerWheel, type TimerWheel } from '../../lib/timer-wheel.js';
-import { iframeTransport, iframeVariant } from '../../lib/transports/iframe.js';
-import { multipartTransport } from '../../lib/transports/multipart.js';
-import { ndjsonTransport } from '../../lib/transports/ndjson.js';
-import { sseTransport } from '../../lib/transports/sse.js';
-import type { StreamTransport } from '../../lib/transports/stream-transport.js';
+} from '../../lib/stream/session.js';
+import { createTimerWheel, type TimerWheel } from '../../lib/suspend/timer-wheel.js';
+import { iframeTransport, iframeVariant } from '../../lib/wire/iframe.js';
+import { multipartTransport } from '../../lib/wire/multipart.js';
+import { ndjsonTransport } from '../../lib/wire/ndjson.js';
+import { sseTransport } from '../../lib/wire/sse.js';
+import type { StreamTransport } from '../../lib/wire/stream-transport.js';
 
 export const CHANNEL = 'room:test';
 

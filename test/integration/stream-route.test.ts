@@ -10,7 +10,7 @@ import compress from 'koa-compress';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { comet, createMemoryBus, stream } from '../../index.js';
-import { sseTransport } from '../../lib/transports/sse.js';
+import { sseTransport } from '../../lib/wire/sse.js';
 import { TestRooms as Rooms } from './helpers/app.js';
 import { readUntil } from './helpers/read-stream.js';
 import {

@@ -13,7 +13,7 @@ import {
   batchTransports,
   streamRouteTransportNames,
   streamTransports,
-} from '../../lib/transports/registry.js';
+} from '../../lib/wire/registry.js';
 import { closeAll, listen } from './helpers/server.js';
 
 afterEach(closeAll);

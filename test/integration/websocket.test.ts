@@ -10,19 +10,15 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import type { Message } from '../../lib/bus/bus.js';
 import { createMemoryBus, type MemoryBus } from '../../lib/bus/memory.js';
-import {
-  createStreamSession,
-  type StreamEndReason,
-  type StreamSessionOptions,
-} from '../../lib/stream-session.js';
-import { createTimerWheel, type TimerWheel } from '../../lib/timer-wheel.js';
+import type { StreamEndReason } from '../../lib/stream/connection.js';
+import { createStreamSession, type StreamSessionOptions } from '../../lib/stream/session.js';
 import {
   createWebSocketConnection,
   createWebSocketServer,
-  encodeWebSocketFrame,
-  encodeWebSocketReset,
   handleWebSocketUpgrade,
-} from '../../lib/transports/websocket.js';
+} from '../../lib/stream/websocket.js';
+import { createTimerWheel, type TimerWheel } from '../../lib/suspend/timer-wheel.js';
+import { encodeWebSocketFrame, encodeWebSocketReset } from '../../lib/wire/websocket.js';
 import { HOSTILE_PAYLOADS } from '../fixtures/hostile-payloads.js';
 import { until } from './stream-harness.js';
 

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../../lib/bus/memory.js';
-import { createMultipartTransport } from '../../lib/transports/multipart.js';
+import { createMultipartTransport } from '../../lib/wire/multipart.js';
 import { type RawResponse, rawGet } from './raw-http.js';
 import { type Harness, startHarness } from './stream-harness.js';
 

@@ -5,7 +5,7 @@
  * built here so a change to the demo does not move the tests. The tests
  * that check the demo itself (its page, its process) still run the demo.
  */
-import '../../../lib/symbol-metadata.js';
+import '../../../lib/base/symbol-metadata.js';
 import Router, { type RouterContext } from '@koa/router';
 import Koa from 'koa';
 import {
