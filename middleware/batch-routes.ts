@@ -6,24 +6,15 @@
 import type { RouterContext } from '@koa/router';
 import { CometError } from '../lib/base/errors.js';
 import { isThenable } from '../lib/base/thenable.js';
-import { readBatch } from '../lib/hub/batch-read.js';
 import { answerAtOnce, createLongPollRoute, holdLongPoll } from '../lib/longpoll/waiter.js';
-import { parseCursor } from '../lib/wire/cursor.js';
 import { jsonpTransport } from '../lib/wire/jsonp.js';
 import { longPollTransport } from '../lib/wire/long-poll.js';
 import { etagOf, matchesEtag, pollTransport } from '../lib/wire/poll.js';
+import type { ChannelResolver } from './channels.js';
 import type { LongPollOptions, PollOptions } from './decorators.js';
 import { detachFromKoa } from './koa-adapter.js';
 import { callbackOf, cursorOf, single, timeoutOf } from './request-params.js';
 import type { RouteServices } from './route-services.js';
-
-/**
- * Resolves the channels a request follows (handler + authorisation);
- * synchronous when the handler is and no hook runs.
- */
-export type ChannelResolver = (
-  ctx: RouterContext,
-) => readonly string[] | Promise<readonly string[]>;
 
 /** Builds the Koa handler of a `@longpoll` route. */
 export function longPollHandler(
@@ -70,7 +61,7 @@ export function longPollHandler(
       ctx.respond = false;
       return;
     }
-    const positions = parseCursor(cursor, channels, services.hub.bus);
+    const positions = services.hub.parseCursor(cursor, channels);
     if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
     detachFromKoa(ctx);
     holdLongPoll(ctx.req, ctx.res, route, { channels, positions, timeoutMs, transport, variant });
@@ -113,14 +104,9 @@ export function pollHandler(
     }
     const raw = cursorOf(ctx);
     const channels = await channelsOf(ctx);
-    const positions = parseCursor(raw, channels, services.hub.bus);
-    const read = await readBatch(
-      services.hub.bus,
-      { channels, positions },
-      limit,
-      options.historyWindow,
-    );
-    const body = pollTransport.encode(services.hub.envelopes.batch(read), '');
+    const positions = services.hub.parseCursor(raw, channels);
+    const read = await services.hub.read({ channels, positions }, limit, options.historyWindow);
+    const body = pollTransport.encode(services.hub.encodeBatch(read), '');
     const etag = etagOf(body);
     meter.responses++;
     if (read.gap) services.hub.meters.gaps++;

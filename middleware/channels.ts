@@ -7,8 +7,15 @@ import type { RouterContext } from '@koa/router';
 import { CometError, isCometError } from '../lib/base/errors.js';
 import { isThenable } from '../lib/base/thenable.js';
 import { MAX_CHANNELS } from '../lib/wire/cursor.js';
-import type { ChannelResolver } from './batch-routes.js';
 import type { Authorize, RouteDefinition } from './decorators.js';
+
+/**
+ * Resolves the channels a request follows (handler + authorisation);
+ * synchronous when the handler is and no hook runs.
+ */
+export type ChannelResolver = (
+  ctx: RouterContext,
+) => readonly string[] | Promise<readonly string[]>;
 
 /**
  * Builds the resolver of one route: calls the decorated method, checks

@@ -245,11 +245,11 @@ export function comet(options: CometOptions): CometMiddleware {
       timers.close();
       unregisterMetrics?.();
     },
-    stats: () => statsOf(hub, contexts.size),
+    stats: () => statsOf(hub, options.bus, contexts.size),
   });
 }
 
-function statsOf(hub: Hub, contexts: number): CometStats {
+function statsOf(hub: Hub, bus: Bus, contexts: number): CometStats {
   const stats: CometStats = {
     held: hub.memberCount(),
     channels: hub.activeChannels,
@@ -260,7 +260,7 @@ function statsOf(hub: Hub, contexts: number): CometStats {
     gaps: hub.meters.gaps,
     drops: 0,
   };
-  const busBytes = hub.bus.stats?.().bytes;
+  const busBytes = bus.stats?.().bytes;
   if (busBytes !== undefined) stats.busBytes = busBytes;
   for (const meter of hub.meters.transports()) {
     stats.deliveries += meter.deliveries;

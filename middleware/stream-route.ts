@@ -24,7 +24,6 @@ import {
   isOriginAllowed,
   refuseUpgrade,
 } from '../lib/stream/websocket.js';
-import { parseCursor } from '../lib/wire/cursor.js';
 import {
   isStreamRouteTransportName,
   isStreamTransportName,
@@ -36,7 +35,7 @@ import type { StreamTransport } from '../lib/wire/stream-transport.js';
 import type { VariantRule } from '../lib/wire/variant.js';
 import { webSocketEncoder } from '../lib/wire/websocket.js';
 import { handleInboundFrames, inboundMaxPayload } from '../lib/wire/websocket-inbound.js';
-import type { ChannelResolver } from './batch-routes.js';
+import type { ChannelResolver } from './channels.js';
 import type { StreamOptions } from './decorators.js';
 import { detachFromKoa } from './koa-adapter.js';
 import { callbackOf, cursorOf, single } from './request-params.js';
@@ -165,7 +164,7 @@ export function streamHandler(
     const variant = variantOf(ctx, services, transport.requestVariant, callback);
     const raw = cursorOf(ctx);
     const channels = await channelsOf(ctx);
-    const positions = parseCursor(raw, channels, services.hub.bus);
+    const positions = services.hub.parseCursor(raw, channels);
     if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
     const init = {
       variant,
@@ -233,7 +232,7 @@ export function streamUpgradeHandler(
     const start = async (): Promise<void> => {
       const raw = cursorOf(ctx);
       const channels = await channelsOf(ctx);
-      const positions = parseCursor(raw, channels, services.hub.bus);
+      const positions = services.hub.parseCursor(raw, channels);
       if (services.hub.closing) throw new CometError('COMET_ERR_SHUTTING_DOWN');
       // Read before the handshake completes: a refusal is the 400/503 with its JSON body.
       const member = await openStreamMember(

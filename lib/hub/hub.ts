@@ -7,11 +7,25 @@
  * out to the members following the channel. Members share a {@link Round}
  * per message so that bytes are encoded once per transport and variant and
  * the same `Buffer` goes to every member that needs it.
+ *
+ * It is also the one door to the bus for everything above it: the
+ * long-poll waiter, the stream member and the routes read history
+ * ({@link Hub.reader}, {@link Hub.read}), check cursors
+ * ({@link Hub.parseCursor}) and encode envelopes ({@link Hub.encodeBatch})
+ * here, and follow channels with {@link Hub.join}. None of them holds the bus.
  */
 import { debuglog } from 'node:util';
-import type { Bus, LiveGap, Message } from '../bus/bus.js';
+import type { Bus, LiveGap, Message, ReadResult } from '../bus/bus.js';
 import type { TimerHandle, TimerTarget, TimerWheel } from '../suspend/timer-wheel.js';
-import { createEnvelopeCache, type EnvelopeCache } from '../wire/envelope.js';
+import { parseCursor } from '../wire/cursor.js';
+import { type Batch, createEnvelopeCache, type EnvelopeCache } from '../wire/envelope.js';
+import {
+  type BatchRead,
+  isSyncBus,
+  type ReadPosition,
+  readBatch,
+  readBatchSync,
+} from './batch-read.js';
 import { Meters } from './meters.js';
 
 const debug = debuglog('comet:hub');
@@ -48,6 +62,25 @@ export interface HubMember {
   gap?(channel: string, gap: LiveGap): void;
 }
 
+/**
+ * How a hub reads history: synchronously on an in-process bus (no promise
+ * hop on the hot path), by promise on a remote one. Each variant has its
+ * own type, so a caller branches once on `sync` and never casts.
+ */
+export type HistoryReader =
+  | {
+      readonly sync: true;
+      /** A batch at `at`, now. */
+      now(at: ReadPosition, limit: number, windowMs?: number): BatchRead;
+      /** One channel's read as the bus answers it: the same object for the same question. */
+      channelNow(channel: string, from: string, limit: number): ReadResult;
+    }
+  | {
+      readonly sync: false;
+      /** A batch at `at`, when the bus answers. */
+      later(at: ReadPosition, limit: number, windowMs?: number): Promise<BatchRead>;
+    };
+
 /** Options of {@link Hub}. */
 export interface HubOptions {
   /** The shared timer (for lingering subscriptions). */
@@ -83,23 +116,69 @@ class ChannelEntry implements TimerTarget {
 
 /** See the module comment. */
 export class Hub {
-  /** The bus behind the hub. */
-  readonly bus: Bus;
-  /** The envelope cache shared by every transport of this hub. */
-  readonly envelopes: EnvelopeCache;
+  /** How this hub reads history (see {@link HistoryReader}). */
+  readonly reader: HistoryReader;
   /** The counts of this hub's comet instance (see lib/hub/meters.ts). */
   readonly meters: Meters;
+  readonly #bus: Bus;
+  /** The envelope cache shared by every transport of this hub. */
+  readonly #envelopes: EnvelopeCache;
   readonly #channels = new Map<string, ChannelEntry>();
   readonly #timers: TimerWheel;
   readonly #linger: number;
   #closing = false;
 
   constructor(bus: Bus, options: HubOptions) {
-    this.bus = bus;
-    this.envelopes = createEnvelopeCache();
+    this.#bus = bus;
+    this.#envelopes = createEnvelopeCache();
+    this.reader = isSyncBus(bus)
+      ? {
+          sync: true,
+          now: (at, limit, windowMs) => readBatchSync(bus, at, limit, windowMs),
+          channelNow: (channel, from, limit) => bus.readSync(channel, from, limit),
+        }
+      : { sync: false, later: (at, limit, windowMs) => readBatch(bus, at, limit, windowMs) };
     this.#timers = options.timers;
     this.#linger = options.linger ?? 10_000;
     this.meters = options.meters ?? new Meters();
+  }
+
+  /** A batch at `at` (channels and positions), by promise whatever the bus. */
+  read(at: ReadPosition, limit: number, windowMs?: number): Promise<BatchRead> {
+    return readBatch(this.#bus, at, limit, windowMs);
+  }
+
+  /**
+   * The client's cursor as one read position per channel, every id checked
+   * to be of this bus's shape.
+   * @throws CometError `COMET_ERR_CURSOR_MALFORMED` for a cursor that is not ours.
+   */
+  parseCursor(raw: string | undefined, channels: readonly string[]): (string | undefined)[] {
+    return parseCursor(raw, channels, this.#bus);
+  }
+
+  /** The bus's order of two ids of one channel (`undefined`: not comparable). */
+  compareIds(a: string, b: string): number | undefined {
+    return this.#bus.compareIds(a, b);
+  }
+
+  /** The envelope JSON text of `message`, encoded once per message. */
+  encodeMessage(message: Message): string {
+    return this.#envelopes.envelope(message);
+  }
+
+  /** The batch JSON text. */
+  encodeBatch(batch: Batch): string {
+    return this.#envelopes.batch(batch);
+  }
+
+  /**
+   * The same, remembered for this very `batch` object: pollers coming back
+   * together ask the same question, and an in-process bus hands them the
+   * same {@link HistoryReader} `channelNow` result, encoded once.
+   */
+  encodeSharedBatch(batch: Batch): string {
+    return this.#envelopes.sharedBatch(batch);
   }
 
   /** True once {@link Hub.shutdown} started: no new members are accepted. */
@@ -128,7 +207,7 @@ export class Hub {
     let entry = this.#channels.get(channel);
     if (entry === undefined) {
       const created = new ChannelEntry(this, channel);
-      created.unsubscribe = this.bus.subscribe(
+      created.unsubscribe = this.#bus.subscribe(
         channel,
         (m) => this.#fanOut(created.members, m),
         (gap) => this.#fanOutGap(created, gap),

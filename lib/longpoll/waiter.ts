@@ -11,15 +11,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
-import type { Bus } from '../bus/bus.js';
-import {
-  type BatchRead,
-  isSyncBus,
-  type ReadPosition,
-  readBatch,
-  readBatchSync,
-  type SyncBus,
-} from '../hub/batch-read.js';
+import type { BatchRead, ReadPosition } from '../hub/batch-read.js';
 import type { Hub, HubMember, Round } from '../hub/hub.js';
 import type { TransportMeter } from '../hub/meters.js';
 import { AsyncContext, type AsyncContextOptions } from '../suspend/async-context.js';
@@ -116,9 +108,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     // now again, losing what was published between: the timer starts when
     // the head is known (the read has the bus's own deadline).
     const deferred =
-      request.timeoutMs > 0 &&
-      route.hub.bus.readSync === undefined &&
-      request.positions.includes(undefined);
+      request.timeoutMs > 0 && !route.hub.reader.sync && request.positions.includes(undefined);
     super(req, res, route.context, deferred ? 0 : request.timeoutMs);
     if (deferred) this.#holdFrom = performance.now();
     this.#route = route;
@@ -152,11 +142,14 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     this.#key ??= this.#groupKey();
     let group = round.get<WakeGroup>(this.#key);
     if (group === undefined) {
-      const bus = this.#route.hub.bus;
+      const reader = this.#route.hub.reader;
       group = new WakeGroup(
-        isSyncBus(bus)
-          ? { sync: true, now: () => this.#readNow(bus) }
-          : { sync: false, later: () => this.#readLater(bus) },
+        reader.sync
+          ? { sync: true, now: () => this.#encode(reader.now(...this.#readArgs())) }
+          : {
+              sync: false,
+              later: async () => this.#encode(await reader.later(...this.#readArgs())),
+            },
       );
       round.set(this.#key, group);
     }
@@ -217,7 +210,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
       this.#positions.map((p) => p ?? ''),
       this.#request.channels,
     );
-    const json = this.#route.hub.envelopes.batch({ messages: [], cursor, gap: false });
+    const json = this.#route.hub.encodeBatch({ messages: [], cursor, gap: false });
     this.#write(this.#request.transport.text(json, this.#request.variant));
   }
 
@@ -236,12 +229,12 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   #read(): void {
     this.#phase = 'reading';
     this.#dirty = false;
-    const bus = this.#route.hub.bus;
-    if (isSyncBus(bus)) {
+    const reader = this.#route.hub.reader;
+    if (reader.sync) {
       // An in-process bus answers synchronously: no promise hop on the hot path.
       let outcome: ReadOutcome;
       try {
-        outcome = this.#readNow(bus);
+        outcome = this.#encode(reader.now(...this.#readArgs()));
       } catch (error) {
         this.#fail(error);
         return;
@@ -249,29 +242,25 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
       this.#deliver(outcome);
       return;
     }
-    this.#readLater(bus).then(
-      (encoded) => this.#deliver(encoded),
+    reader.later(...this.#readArgs()).then(
+      (read) => this.#deliver(this.#encode(read)),
       (error: unknown) => this.#fail(error),
     );
   }
 
-  /** This waiter's read at its positions, encoded, on an in-process bus. */
-  #readNow(bus: SyncBus): ReadOutcome {
-    const at = { channels: this.#request.channels, positions: this.#positions };
+  /** This waiter's read: its channels at its positions, the route's limits. */
+  #readArgs(): [at: ReadPosition, limit: number, windowMs: number | undefined] {
     const { maxBatch, historyWindow } = this.#route;
-    return this.#encode(readBatchSync(bus, at, maxBatch, historyWindow));
-  }
-
-  /** The same read on a remote bus. */
-  async #readLater(bus: Bus): Promise<ReadOutcome> {
-    const at = { channels: this.#request.channels, positions: this.#positions };
-    const { maxBatch, historyWindow } = this.#route;
-    return this.#encode(await readBatch(bus, at, maxBatch, historyWindow));
+    return [
+      { channels: this.#request.channels, positions: this.#positions },
+      maxBatch,
+      historyWindow,
+    ];
   }
 
   #encode(read: BatchRead): ReadOutcome {
     if (read.messages.length === 0 && !read.gap) return { read, body: undefined };
-    const json = this.#route.hub.envelopes.batch(read);
+    const json = this.#route.hub.encodeBatch(read);
     return { read, body: this.#request.transport.encode(json, this.#request.variant) };
   }
 
@@ -383,26 +372,26 @@ export function answerAtOnce(
   variant: string,
 ): boolean {
   const { hub, maxBatch, historyWindow } = route;
-  const bus = hub.bus;
+  const reader = hub.reader;
+  if (!reader.sync) return false;
   let json: string;
   const [only] = channels;
   if (only !== undefined && channels.length === 1 && historyWindow === undefined) {
     const position = parseSingleCursor(cursor);
     // "From now" has nothing waiting by definition.
-    if (bus.readSync === undefined || position === undefined) return false;
-    const read = bus.readSync(only, position, maxBatch);
+    if (position === undefined) return false;
+    const read = reader.channelNow(only, position, maxBatch);
     if (read.messages.length === 0 && !read.gap) return false;
     countBatch(route, transport.name, read);
     // Pollers coming back together ask the same question: an in-process
     // bus may hand them the same result, then encoded once.
-    json = hub.envelopes.sharedBatch(read);
+    json = hub.encodeSharedBatch(read);
   } else {
     const positions = parseCursor(cursor, channels);
-    if (!isSyncBus(bus)) return false;
-    const read = readBatchSync(bus, { channels, positions }, maxBatch, historyWindow);
+    const read = reader.now({ channels, positions }, maxBatch, historyWindow);
     if (read.messages.length === 0 && !read.gap) return false;
     countBatch(route, transport.name, read);
-    json = hub.envelopes.batch(read);
+    json = hub.encodeBatch(read);
   }
   // One response: written as text (see batch-transport.ts).
   const meter = route.meters[transport.name];

@@ -16,7 +16,7 @@
 import { debuglog } from 'node:util';
 import { CometError } from '../base/errors.js';
 import type { LiveGap, Message } from '../bus/bus.js';
-import { type BatchRead, type ReadPosition, readBatch } from '../hub/batch-read.js';
+import type { BatchRead, ReadPosition } from '../hub/batch-read.js';
 import type { Hub, HubMember, Round } from '../hub/hub.js';
 import { formatCursor } from '../wire/cursor.js';
 import { withCursor } from '../wire/envelope.js';
@@ -133,7 +133,7 @@ export class StreamMember implements HubMember, StreamOwner {
     const fromNow = this.#positions.every((p) => p === undefined);
     try {
       const limit = fromNow ? 1 : this.#pageSize();
-      this.#first = await readBatch(this.#hub.bus, { channels, positions: this.#positions }, limit);
+      this.#first = await this.#hub.read({ channels, positions: this.#positions }, limit);
     } catch (error) {
       this.#leave();
       throw error;
@@ -199,11 +199,7 @@ export class StreamMember implements HubMember, StreamOwner {
   async #rest(): Promise<void> {
     const { channels } = this.#request;
     for (;;) {
-      const read = await readBatch(
-        this.#hub.bus,
-        { channels, positions: this.#positions },
-        this.#pageSize(),
-      );
+      const read = await this.#hub.read({ channels, positions: this.#positions }, this.#pageSize());
       if (this.#session?.ended !== false) return;
       if (!this.#sendPage(read)) break;
     }
@@ -225,7 +221,7 @@ export class StreamMember implements HubMember, StreamOwner {
   /** A backlog frame; several channels: the cursor walks the positions message by message. */
   #sendBacklog(message: Message): void {
     const { channels, encoder, variant } = this.#request;
-    const json = this.#hub.envelopes.envelope(message);
+    const json = this.#hub.encodeMessage(message);
     if (channels.length === 1) {
       this.#send(encoder.encode(message, variant, json));
       return;
@@ -258,7 +254,7 @@ export class StreamMember implements HubMember, StreamOwner {
     // are too: one channel stops comparing then (no per-delivery parsing).
     if (this.#mayRepeat) {
       const last = this.#positions[index];
-      if (last !== undefined && (this.#hub.bus.compareIds(message.id, last) ?? 1) <= 0) return;
+      if (last !== undefined && (this.#hub.compareIds(message.id, last) ?? 1) <= 0) return;
       if (channels.length === 1 && round !== undefined) this.#mayRepeat = false;
     }
     this.#positions[index] = message.id;
@@ -270,7 +266,7 @@ export class StreamMember implements HubMember, StreamOwner {
     const key = channels.length === 1 ? this.#keyPrefix : this.#keyPrefix + cursor;
     let wired = round?.get<Buffer>(key);
     if (wired === undefined) {
-      const json = this.#hub.envelopes.envelope(message);
+      const json = this.#hub.encodeMessage(message);
       const connection = this.#connection;
       if (connection === undefined) return;
       wired = connection.wire(

@@ -272,3 +272,67 @@ describe('hub shutdown', () => {
     expect(wheel.size).toBe(0);
   });
 });
+
+describe('the hub as the one door to the bus', () => {
+  it('reads synchronously through its reader on a bus with readSync', () => {
+    const hub = new Hub(bus, { timers: wheel });
+    const first = bus.add('a', 1);
+    bus.add('a', 2);
+    expect(hub.reader.sync).toBe(true);
+    if (!hub.reader.sync) return;
+    const read = hub.reader.now({ channels: ['a'], positions: [first.id] }, 10);
+    expect(read.messages.map((m) => m.data)).toEqual([2]);
+    expect(read.positions).toEqual([bus.head('a')]);
+    // One channel as the bus answers it: the object the shared encoding keys on.
+    const one = hub.reader.channelNow('a', first.id, 10);
+    expect(one.messages.map((m) => m.data)).toEqual([2]);
+    expect(hub.encodeSharedBatch(one)).toBe(hub.encodeSharedBatch(one));
+  });
+
+  it('reads by promise on a remote bus, and only when the bus answers', async () => {
+    const remote = new FakeBus('async');
+    const hub = new Hub(remote, { timers: wheel });
+    remote.add('a', 'x');
+    expect(hub.reader.sync).toBe(false);
+    if (hub.reader.sync) return;
+    let settled = false;
+    const pending = hub.reader.later({ channels: ['a'], positions: ['earliest'] }, 10).then((r) => {
+      settled = true;
+      return r;
+    });
+    await Promise.resolve();
+    expect(settled).toBe(false);
+    expect(remote.pending).toHaveLength(1);
+    remote.resolveAll();
+    const read = await pending;
+    expect(read.messages.map((m) => m.data)).toEqual(['x']);
+  });
+
+  it('checks a cursor against the bus id shape', () => {
+    const hub = new Hub(bus, { timers: wheel });
+    const m = bus.add('a', 1);
+    expect(hub.parseCursor(m.id, ['a'])).toEqual([m.id]);
+    expect(hub.parseCursor(undefined, ['a', 'b'])).toEqual([undefined, undefined]);
+    expect(() => hub.parseCursor('not-an-id-of-ours!', ['a'])).toThrow(
+      expect.objectContaining({ code: 'COMET_ERR_CURSOR_MALFORMED' }),
+    );
+    expect(hub.compareIds(m.id, m.id)).toBe(0);
+  });
+
+  it('encodes a message once and a batch as the wire envelope', () => {
+    const hub = new Hub(bus, { timers: wheel });
+    const m = bus.add('a', { text: 'hi' });
+    expect(JSON.parse(hub.encodeMessage(m))).toEqual({
+      id: m.id,
+      channel: 'a',
+      data: { text: 'hi' },
+    });
+    expect(hub.encodeMessage(m)).toBe(hub.encodeMessage(m));
+    const batch = JSON.parse(hub.encodeBatch({ messages: [m], cursor: m.id, gap: false }));
+    expect(batch).toEqual({
+      messages: [{ id: m.id, channel: 'a', data: { text: 'hi' } }],
+      cursor: m.id,
+      gap: false,
+    });
+  });
+});
