@@ -8,7 +8,7 @@
  * text: Node then sends head and body in one write, which costs less than
  * encoding a `Buffer` and writing the two as a vector.
  */
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import type { BatchTransportName } from './transport-names.js';
 import { NO_VARIANT, type VariantRule } from './variant.js';
 
@@ -62,7 +62,13 @@ export function writeBatch(
   const head = headWithLength(transport);
   head[head.length - 1] = String(length);
   res.writeHead(200, head);
-  res.end(body);
+  if (typeof body === 'string' && res instanceof ServerResponse) {
+    // HTTP/1.1 text: `write` sends head and body in one `write` syscall and
+    // the bodiless `end()` adds nothing; `end(body)` would cork them with an
+    // empty finishing chunk and flush the two through `writev`.
+    res.write(body);
+    res.end();
+  } else res.end(body);
   return length;
 }
 
