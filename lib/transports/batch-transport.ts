@@ -62,11 +62,14 @@ export function writeBatch(
   const head = headWithLength(transport);
   head[head.length - 1] = String(length);
   res.writeHead(200, head);
-  if (typeof body === 'string' && res instanceof ServerResponse) {
-    // HTTP/1.1 text: `write` sends head and body in one `write` syscall and
-    // the bodiless `end()` adds nothing; `end(body)` would cork them with an
-    // empty finishing chunk and flush the two through `writev`.
+  const socket = res instanceof ServerResponse ? res.socket : null;
+  if (typeof body === 'string' && socket?.writableCorked === 0) {
+    // HTTP/1.1 text on an uncorked socket: `end(body)` would cork head+body
+    // with an empty finishing chunk and flush the two through `writev`.
+    // `write` corks until the next tick; uncorking at once sends head and
+    // body in one `write`, and the bodiless `end()` then has nothing to add.
     res.write(body);
+    socket.uncork();
     res.end();
   } else res.end(body);
   return length;
