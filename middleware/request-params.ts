@@ -20,41 +20,9 @@ function queryOf(ctx: Context): ParsedUrlQuery {
   if (marked[kQuery] === undefined) {
     const url = ctx.req.url ?? '';
     const q = url.indexOf('?');
-    marked[kQuery] = parseQuery(q === -1 ? '' : url.slice(q + 1));
+    marked[kQuery] = parse(q === -1 ? '' : url.slice(q + 1));
   }
   return marked[kQuery];
-}
-
-/** Escapes `node:querystring` would decode: `%XX` and `+` (a space). */
-const ESCAPED = /[%+]/;
-
-/**
- * `node:querystring`'s `parse(query)`, computed directly for the usual
- * poll URL (`?cursor=…&timeout=…`): with no `%` or `+` its decoding is the
- * identity, and under 1,000 characters there are fewer segments than its
- * 1,000-key limit, so splitting on `&` and the first `=` gives the same
- * object (empty segments skipped, a repeated name an array, no prototype).
- * Anything else goes to `parse` itself.
- */
-function parseQuery(query: string): ParsedUrlQuery {
-  if (query.length >= 1000 || ESCAPED.test(query)) return parse(query);
-  const out: ParsedUrlQuery = Object.create(null);
-  let start = 0;
-  while (start < query.length) {
-    let end = query.indexOf('&', start);
-    if (end === -1) end = query.length;
-    if (end > start) {
-      const eq = query.indexOf('=', start);
-      const key = eq === -1 || eq > end ? query.slice(start, end) : query.slice(start, eq);
-      const value = eq === -1 || eq > end ? '' : query.slice(eq + 1, end);
-      const seen = out[key];
-      if (seen === undefined) out[key] = value;
-      else if (Array.isArray(seen)) seen.push(value);
-      else out[key] = [seen, value];
-    }
-    start = end + 1;
-  }
-  return out;
 }
 
 /**
