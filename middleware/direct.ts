@@ -65,6 +65,8 @@ export function attachDirect(
 
 /** Paths remembered by {@link directServer}'s route cache before it starts over. */
 const ROUTE_CACHE_SIZE = 1024;
+/** Longer paths are matched every time (the cache holds at most ~256 KiB of paths). */
+const ROUTE_CACHE_PATH = 256;
 
 /** Answers `req` when it is one of `router`'s routes; false (nothing written) otherwise. */
 function directServer(app: Koa, router: Router, cors: CorsPolicy, meters: Meters | undefined) {
@@ -74,6 +76,7 @@ function directServer(app: Koa, router: Router, cors: CorsPolicy, meters: Meters
   // only restarts it.
   const routes = new Map<string, RouteMatch | null>();
   const matchOf = (path: string): RouteMatch | null => {
+    if (path.length > ROUTE_CACHE_PATH) return matchRoute(router, path) ?? null;
     let match = routes.get(path);
     if (match === undefined) {
       match = matchRoute(router, path) ?? null;
