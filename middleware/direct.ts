@@ -19,7 +19,13 @@ import { CometError, isCometError } from '../lib/base/errors.js';
 import { isThenable } from '../lib/base/thenable.js';
 import type { Meters } from '../lib/hub/meters.js';
 import type { CorsPolicy } from './cors.js';
-import { interceptRequests, matchRoute, respondLikeKoa, routedContext } from './koa-adapter.js';
+import {
+  interceptRequests,
+  matchRoute,
+  type RouteMatch,
+  respondLikeKoa,
+  routedContext,
+} from './koa-adapter.js';
 import { renderError } from './render-error.js';
 import type { AttachableServer } from './servers.js';
 
@@ -57,18 +63,39 @@ export function attachDirect(
   }
 }
 
+/** Paths remembered by {@link directServer}'s route cache before it starts over. */
+const ROUTE_CACHE_SIZE = 1024;
+/** Longer paths are matched every time (the cache holds at most ~256 KiB of paths). */
+const ROUTE_CACHE_PATH = 256;
+
 /** Answers `req` when it is one of `router`'s routes; false (nothing written) otherwise. */
 function directServer(app: Koa, router: Router, cors: CorsPolicy, meters: Meters | undefined) {
+  // The direct router is built once by comet() and never changed, so a
+  // path's match (or miss) is the same every time: pollers of one room ask
+  // for the same path with every poll. Bounded: a flood of distinct paths
+  // only restarts it.
+  const routes = new Map<string, RouteMatch | null>();
+  const matchOf = (path: string): RouteMatch | null => {
+    if (path.length > ROUTE_CACHE_PATH) return matchRoute(router, path) ?? null;
+    let match = routes.get(path);
+    if (match === undefined) {
+      match = matchRoute(router, path) ?? null;
+      if (routes.size >= ROUTE_CACHE_SIZE) routes.clear();
+      routes.set(path, match);
+    }
+    return match;
+  };
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = req.url ?? '';
     // Origin-form only; anything unusual goes through Koa.
     if (url.charCodeAt(0) !== 47 /* / */) return false;
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const match = matchRoute(router, path);
-    if (match === undefined) return false;
+    const match = matchOf(path);
+    if (match === null) return false;
     const handler = match.handler as RouteHandler;
-    const ctx = routedContext(app, req, res, match);
+    // Each request gets its own params object: a handler may change it.
+    const ctx = routedContext(app, req, res, { path: match.path, params: { ...match.params } });
     try {
       cors.apply(ctx);
       const done = handler(ctx);

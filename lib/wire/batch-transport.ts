@@ -8,7 +8,7 @@
  * text: Node then sends head and body in one write, which costs less than
  * encoding a `Buffer` and writing the two as a vector.
  */
-import type { ServerResponse } from 'node:http';
+import { ServerResponse } from 'node:http';
 import type { BatchTransportName } from './transport-names.js';
 import { NO_VARIANT, type VariantRule } from './variant.js';
 
@@ -62,7 +62,16 @@ export function writeBatch(
   const head = headWithLength(transport);
   head[head.length - 1] = String(length);
   res.writeHead(200, head);
-  res.end(body);
+  const socket = res instanceof ServerResponse ? res.socket : null;
+  if (typeof body === 'string' && socket?.writableCorked === 0) {
+    // HTTP/1.1 text on an uncorked socket: `end(body)` would cork head+body
+    // with an empty finishing chunk and flush the two through `writev`.
+    // `write` corks until the next tick; uncorking at once sends head and
+    // body in one `write`, and the bodiless `end()` then has nothing to add.
+    res.write(body);
+    socket.uncork();
+    res.end();
+  } else res.end(body);
   return length;
 }
 

@@ -113,6 +113,28 @@ describe('direct dispatch', () => {
     expect(seen[0]?.state).toEqual({ user: 'ann' });
   });
 
+  it("gives each request its own ctx.params (a handler's changes stay with its request)", async () => {
+    const rooms: unknown[] = [];
+    class Scratch {
+      @longpoll('/scratch/:room/messages')
+      messages(ctx: RouterContext) {
+        rooms.push(ctx.params['room']);
+        ctx.params['room'] = 'changed';
+        return 'scratch';
+      }
+    }
+    const bus = createMemoryBus();
+    const app = new Koa();
+    const push = comet({ bus, controllers: [Scratch], direct: true });
+    app.use(push);
+    const s = await listen(app, push, bus);
+    for (let i = 0; i < 2; i++) {
+      const { res } = await getJson(s.base, '/scratch/a/messages?timeout=0');
+      expect(res.status).toBe(200);
+    }
+    expect(rooms).toEqual(['a', 'a']);
+  });
+
   it('sends HEAD, other methods and absolute-form URLs on to Koa', async () => {
     const s = await start(true);
     const head = await fetch(`${s.base}/api/feeds/a/unread`, { method: 'HEAD' });
