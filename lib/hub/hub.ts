@@ -34,6 +34,13 @@ const debug = debuglog('comet:hub');
 export class Round {
   /** The message being delivered. */
   readonly message: Message;
+  /**
+   * The first key stored and its value: a room's subscribers nearly all
+   * share one transport and variant, so most rounds never need the map
+   * (and members looking up the same shared key string compare pointers).
+   */
+  #firstKey: string | undefined;
+  #firstValue: unknown;
   #memo: Map<string, unknown> | undefined;
 
   constructor(message: Message) {
@@ -42,11 +49,17 @@ export class Round {
 
   /** The value stored under `key`, if any. */
   get<T>(key: string): T | undefined {
+    if (key === this.#firstKey) return this.#firstValue as T;
     return this.#memo?.get(key) as T | undefined;
   }
 
   /** Stores `value` under `key` for the rest of this round. */
   set(key: string, value: unknown): void {
+    if (this.#firstKey === undefined || key === this.#firstKey) {
+      this.#firstKey = key;
+      this.#firstValue = value;
+      return;
+    }
     this.#memo ??= new Map();
     this.#memo.set(key, value);
   }

@@ -89,8 +89,11 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
   #key: string | undefined;
   /** Shutdown came while the first read was in flight: answer when it lands. */
   #stopping = false;
-  /** When it was held (`performance.now()`), for the held-duration histogram. */
-  readonly #since = performance.now();
+  /**
+   * When it was held (`performance.now()`), for the held-duration histogram;
+   * taken only while one is installed (a held request keeps no number box).
+   */
+  readonly #since: number | undefined;
   /**
    * "From now" on a remote bus: the hold starts once the head is known
    * (`performance.now()` at arrival), so the answer's cursor is never empty.
@@ -110,6 +113,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     const deferred =
       request.timeoutMs > 0 && !route.hub.reader.sync && request.positions.includes(undefined);
     super(req, res, route.context, deferred ? 0 : request.timeoutMs);
+    this.#since = route.hub.meters.observers.held === undefined ? undefined : performance.now();
     if (deferred) this.#holdFrom = performance.now();
     this.#route = route;
     this.#request = request;
@@ -221,7 +225,9 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
     meters[name].open--;
     const res = this.response;
     if (debug.enabled && !res.writableEnded) debug('disconnect: %s', this.describe());
-    hub.meters.observers.held?.(name, (performance.now() - this.#since) / 1000);
+    if (this.#since !== undefined) {
+      hub.meters.observers.held?.(name, (performance.now() - this.#since) / 1000);
+    }
     for (const channel of this.#request.channels) hub.leave(channel, this);
     if (!res.writableEnded && !res.destroyed) res.end();
   }

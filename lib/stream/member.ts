@@ -36,6 +36,24 @@ export type FrameEncoder = Pick<StreamTransport, 'encode' | 'encodeReset'> & {
   readonly name: string;
 };
 
+/**
+ * Round keys of streams without a variant, one string per encoder (weakly,
+ * beside the encoder): every stream of a room shares it, so a delivery's
+ * key lookup compares pointers and a held stream keeps no key of its own.
+ */
+const sharedKeys = new WeakMap<FrameEncoder, string>();
+
+/** The round key prefix of `encoder`'s frames for `variant`. */
+function roundKey(encoder: FrameEncoder, variant: string): string {
+  if (variant !== '') return `stream\0${encoder.name}\0${variant}\0`;
+  let key = sharedKeys.get(encoder);
+  if (key === undefined) {
+    key = `stream\0${encoder.name}\0\0`;
+    sharedKeys.set(encoder, key);
+  }
+  return key;
+}
+
 /** What one stream follows and how it is encoded. */
 export interface StreamMemberRequest extends ReadPosition {
   readonly encoder: FrameEncoder;
@@ -71,7 +89,7 @@ export class StreamMember implements HubMember, StreamOwner {
     this.#hub = hub;
     this.#request = request;
     this.#options = options;
-    this.#keyPrefix = `stream\0${request.encoder.name}\0${request.variant}\0`;
+    this.#keyPrefix = roundKey(request.encoder, request.variant);
     this.#positions = [...request.positions];
     for (const channel of request.channels) hub.join(channel, this);
   }
@@ -245,6 +263,18 @@ export class StreamMember implements HubMember, StreamOwner {
   }
 
   #deliver(message: Message, round: Round | undefined): void {
+    // The common case of a fan-out: a live message on a one-channel stream
+    // past its backlog (`#mayRepeat` is only cleared for one channel), whose
+    // bytes an earlier stream of the round built. The hub hands such a
+    // stream only its channel's messages, and past the backlog its position
+    // is never read again, so nothing of its request is looked at here.
+    if (round !== undefined && !this.#mayRepeat) {
+      const shared = round.get<Buffer>(this.#keyPrefix);
+      if (shared !== undefined) {
+        this.#session?.send(shared);
+        return;
+      }
+    }
     const { channels, encoder, variant } = this.#request;
     const index = channels.indexOf(message.channel);
     if (index === -1) return;

@@ -85,7 +85,9 @@ class Session implements StreamSession, TimerTarget, ConnectionCloseTarget {
     this.options = options;
     this.owner = owner;
     const lifetime = options.maxLifetimeMs ?? streamSessionDefaults.maxLifetimeMs;
-    this.deadline = options.wheel.now() + lifetime;
+    // Whole milliseconds: a small integer is stored in the field itself,
+    // where a fraction would cost every held stream a number box.
+    this.deadline = Math.ceil(options.wheel.now() + lifetime);
     this.timer = this.arm();
     conn.onClose(this);
     const meter = options.meter;

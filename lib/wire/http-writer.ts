@@ -11,6 +11,27 @@ const CRLF = Buffer.from('\r\n');
 const EMPTY = Buffer.alloc(0);
 const NO_HEADERS: Record<string, string> = {};
 
+/**
+ * What a writer keeps once its head is written, when it has no trailer: the
+ * same object for every response of a transport (weakly, by its heartbeat
+ * and closing bytes), so a held stream keeps no spec of its own.
+ */
+const tails = new WeakMap<Buffer, WeakMap<Buffer, HttpStreamSpec>>();
+
+function sharedTail(heartbeat: Buffer, closing: Buffer): HttpStreamSpec {
+  let byClosing = tails.get(heartbeat);
+  if (byClosing === undefined) {
+    byClosing = new WeakMap();
+    tails.set(heartbeat, byClosing);
+  }
+  let tail = byClosing.get(closing);
+  if (tail === undefined) {
+    tail = { headers: NO_HEADERS, opening: EMPTY, heartbeat, closing };
+    byClosing.set(closing, tail);
+  }
+  return tail;
+}
+
 /** One HTTP/1.1 chunk holding `frame`. */
 function chunk(frame: Buffer): Buffer {
   const head = Buffer.from(`${frame.length.toString(16)}\r\n`);
@@ -74,7 +95,7 @@ export class HttpStreamWriter implements StreamWriter {
     const { heartbeat, closing, trailer } = this.spec;
     this.spec =
       trailer === undefined
-        ? { headers: NO_HEADERS, opening: EMPTY, heartbeat, closing }
+        ? sharedTail(heartbeat, closing)
         : { headers: NO_HEADERS, opening: EMPTY, heartbeat, closing, trailer };
     const res = this.res as ServerResponse & { chunkedEncoding?: boolean };
     const socket = res.socket;

@@ -138,6 +138,25 @@ describe('hub fan-out', () => {
     expect(a.rounds[1]).not.toBe(a.rounds[0]);
   });
 
+  it('a round keeps each key apart, the first one included', () => {
+    const hub = new Hub(bus, { timers: wheel });
+    const a = new Recorder('a');
+    hub.join('room', a);
+    bus.add('room', 1);
+    const round = a.rounds[0] as Round;
+    expect(round.get('sse')).toBeUndefined();
+    round.set('sse', 'first');
+    round.set('ndjson', 'second');
+    round.set('iframe', 'third');
+    round.set('sse', 'first again');
+    round.set('ndjson', 'second again');
+    // An equal string built apart is the same key.
+    expect(round.get(['s', 's', 'e'].join(''))).toBe('first again');
+    expect(round.get('ndjson')).toBe('second again');
+    expect(round.get('iframe')).toBe('third');
+    expect(round.get('websocket')).toBeUndefined();
+  });
+
   it('members leaving during notify: everyone present when the message came is told once', () => {
     const hub = new Hub(bus, { timers: wheel, linger: 0 });
     const members = ['a', 'b', 'c', 'd'].map((n) => new Recorder(n));

@@ -294,6 +294,33 @@ describe('stream member: several channels', () => {
   });
 });
 
+describe('stream member: streams sharing a round', () => {
+  it('one-channel streams share a frame; a several-channel stream on the same round gets its own', async () => {
+    setUp('sync');
+    const one = member([undefined], ['a']);
+    const other = member([undefined], ['a']);
+    const both = member([undefined, undefined], ['a', 'b']);
+    for (const m of [one, other, both]) await m.readFirst();
+    const conns = [one, other, both].map((m) => {
+      const conn = new FakeConnection();
+      m.attach(conn);
+      return conn;
+    });
+    const [oneConn, otherConn, bothConn] = conns as [
+      FakeConnection,
+      FakeConnection,
+      FakeConnection,
+    ];
+    // Three messages: the first takes the backlog check, the rest the shared path.
+    for (const text of ['x', 'y', 'z']) bus.add('a', text);
+    expect(oneConn.ids()).toEqual(['f-1', 'f-2', 'f-3']);
+    expect(otherConn.frames).toEqual(oneConn.frames);
+    for (const frame of oneConn.frames) expect(frame).not.toContain('"cursor"');
+    expect(bothConn.frames).toHaveLength(3);
+    for (const frame of bothConn.frames) expect(frame).toContain('"cursor"');
+  });
+});
+
 describe('stream member: opening and leaving', () => {
   it('a refused cursor fails the open, leaving the hub, before anything is written', async () => {
     setUp('sync');
