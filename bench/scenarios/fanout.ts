@@ -21,6 +21,8 @@ export interface FanoutOptions {
 
 /** Figures for one server. */
 export interface FanoutResult extends FanoutOptions {
+  /** RSS when the server reported ready, before its first client. */
+  readonly startRss: number;
   readonly rssPerConnection: number;
   readonly heapPerConnection: number;
   readonly deliveries: number;
@@ -41,7 +43,7 @@ export async function runFanout(
   target: Target,
   opts: FanoutOptions,
 ): Promise<FanoutResult> {
-  const server = await startServer(group, target.script, opts.h2 ? { BENCH_H2: '1' } : undefined);
+  const server = await startServer(group, target, opts.h2 ? { BENCH_H2: '1' } : undefined);
   const config = { port: server.port, room: 'fanout', warm: 20, ...opts };
   const load = startLoad(group, opts.h2 ? 'load/fanout-h2.ts' : 'load/fanout.ts', config);
   try {
@@ -63,6 +65,7 @@ export async function runFanout(
     const cpu = cpuMicros(before, after);
     return {
       ...opts,
+      startRss: server.startRss ?? Number.NaN,
       rssPerConnection: (open.rss - idle.rss) / opts.n,
       heapPerConnection: (open.heapUsed - idle.heapUsed) / opts.n,
       deliveries: n('deliveries'),
