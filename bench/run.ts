@@ -199,11 +199,15 @@ async function interleaved(results: Record<string, unknown>): Promise<HeapRuns[]
     ),
   }));
   const churn = { pollers: opts.pollers, rate: opts.rate, seconds: opts.seconds };
-  for (let i = 1; i <= opts.runs; i++) {
+  const most = Math.max(
+    want('churn') ? opts.churnRuns : 0,
+    want('held') || want('fanout') ? opts.runs : 0,
+  );
+  for (let i = 1; i <= most; i++) {
     const sides = i % 2 === 1 ? opts.sides : [...opts.sides].reverse();
     for (const h of all) {
-      const tag = `run ${i}/${opts.runs}, ${h.heap} heap`;
-      if (want('held')) {
+      const tag = `run ${i}/${most}, ${h.heap} heap`;
+      if (want('held') && i <= opts.runs) {
         const held = { n: opts.heldN, warmup: 200 };
         h.held.push(
           await bySide(
@@ -213,7 +217,7 @@ async function interleaved(results: Record<string, unknown>): Promise<HeapRuns[]
           ),
         );
       }
-      if (want('churn')) {
+      if (want('churn') && i <= opts.churnRuns) {
         h.churn.push(
           await bySide(
             `churn (${tag})`,
@@ -222,7 +226,7 @@ async function interleaved(results: Record<string, unknown>): Promise<HeapRuns[]
           ),
         );
       }
-      for (const [n, runs] of h.fanout) {
+      for (const [n, runs] of i <= opts.runs ? h.fanout : []) {
         const cfg = { n, k: opts.k };
         runs.push(
           await bySide(
@@ -338,7 +342,7 @@ async function main(): Promise<void> {
       `koa-comet column: ${cometLabel()}`,
   );
   if (heapRuns.some((h) => h.held.length + h.churn.length + h.fanout.size > 0)) {
-    console.log(`\n${renderSummary(heapRuns, opts.runs, 'koa-comet')}`);
+    console.log(`\n${renderSummary(heapRuns, 'koa-comet')}`);
     console.log('every run:');
     for (const line of summaryNotes(heapRuns)) console.log(line);
   }

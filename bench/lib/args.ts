@@ -19,8 +19,10 @@ export interface BenchOptions {
   readonly pollers: number;
   readonly rate: number;
   readonly seconds: number;
-  /** held, churn, fanout: runs per side, interleaved; the tables show medians. */
+  /** held, fanout: runs per side, interleaved; the tables show medians. */
   readonly runs: number;
+  /** churn: runs per side, interleaved with the others (its figure is the noisiest). */
+  readonly churnRuns: number;
   /** Server heap settings to measure under: pinned young generation, V8's default, or both. */
   readonly heaps: readonly ('pinned' | 'default')[];
   /** The koa-comet column: the compiled demo as `npm run start:prod` runs it, or servers/comet.ts. */
@@ -62,7 +64,8 @@ export interface BenchOptions {
 
 export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [rooms] [metrics] [scale] [flags]
   (no scenario: held churn fanout, the summary table)
-  --runs=3              held/churn/fanout runs per side, interleaved; tables show medians (alias --churn-runs)
+  --runs=3              held/fanout runs per side, interleaved; tables show medians
+  --churn-runs=5        churn runs per side, interleaved with them
   --heap=both           server heap: pinned (16 MiB semi-spaces), default (V8's own), or both
   --comet=demo          koa-comet column: demo (compiled examples/chat/server.js, as npm run start:prod)
                         or bench (servers/comet.ts; --via-koa, metrics, redis and --h2 always use it)
@@ -125,7 +128,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     pollers: int(flag(flags, 'pollers', '1000'), 'pollers', 18_000),
     rate: int(flag(flags, 'rate', '1000'), 'rate'),
     seconds: int(flag(flags, 'seconds', '5'), 'seconds', 600),
-    runs: int(flag(flags, 'runs', flag(flags, 'churn-runs', '3')), 'runs', 20),
+    runs: int(flag(flags, 'runs', '3'), 'runs', 20),
+    churnRuns: int(flag(flags, 'churn-runs', '5'), 'churn-runs', 20),
     heaps: heapsOf(flag(flags, 'heap', 'both')),
     comet: cometOf(flag(flags, 'comet', 'demo')),
     tsx: flag(flags, 'tsx', 'false') === 'true',

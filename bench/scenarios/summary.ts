@@ -176,7 +176,16 @@ function num(n: number): string {
 }
 
 /** Renders the summary: a raw / koa-comet / ratio column triple per heap setting. */
-export function renderSummary(all: readonly HeapRuns[], runs: number, comet: string): string {
+export function renderSummary(all: readonly HeapRuns[], comet: string): string {
+  const first = all[0];
+  const count = (runs: readonly unknown[]) => runs.length;
+  const parts = first
+    ? [
+        first.held.length > 0 ? `held ${count(first.held)}` : '',
+        first.churn.length > 0 ? `churn ${count(first.churn)}` : '',
+        first.fanout.size > 0 ? `fanout ${count([...first.fanout.values()][0] ?? [])}` : '',
+      ].filter(Boolean)
+    : [];
   const ls = lines(all);
   const header = ['metric', 'unit'];
   for (const h of all) header.push(`raw (${h.heap})`, `${comet} (${h.heap})`, 'ratio');
@@ -191,7 +200,7 @@ export function renderSummary(all: readonly HeapRuns[], runs: number, comet: str
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const fmt = (c: string[]) =>
     c.map((v, i) => (i >= 2 ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ');
-  const title = `summary: medians of ${runs} interleaved run${runs === 1 ? '' : 's'} per side; heap "pinned" = --min/max-semi-space-size=16, "default" = V8's own`;
+  const title = `summary: medians of interleaved runs per side (${parts.join(', ')}; every run below); heap "pinned" = --min/max-semi-space-size=16, "default" = V8's own`;
   return [title, fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(fmt)].join(
     '\n',
   );
