@@ -51,6 +51,8 @@ const opts = (() => {
 })();
 // The framework server reads it (the servers inherit this environment).
 if (opts.viaKoa) process.env['BENCH_VIA_KOA'] = '1';
+// The load generators read it (lib/http-client.ts).
+if (opts.browserHeaders) process.env['BENCH_BROWSER_HEADERS'] = '1';
 const group = new ProcessGroup({
   ...(opts.profile ? { profileDir: profileDir() } : {}),
   runner: opts.tsx ? 'tsx' : 'node',
@@ -245,8 +247,9 @@ async function interleaved(results: Record<string, unknown>): Promise<HeapRuns[]
 }
 
 async function main(): Promise<void> {
-  if (!opts.tsx) compileBench((line) => process.stderr.write(`${line}\n`));
   const release = await benchLock(30 * 60_000, (line) => process.stderr.write(`${line}\n`));
+  // Under the lock: a queued run must not recompile build/bench/ under a running one.
+  if (!opts.tsx) compileBench((line) => process.stderr.write(`${line}\n`));
   const started = new Date();
   const results: Record<string, unknown> = {};
   const rows: Row[] = [];
@@ -339,7 +342,7 @@ async function main(): Promise<void> {
   console.log(`\n${commandLine()}`);
   console.log(
     `servers: ${opts.tsx ? 'TypeScript under tsx' : 'compiled JavaScript (build/bench) under plain node'}; ` +
-      `koa-comet column: ${cometLabel()}`,
+      `koa-comet column: ${cometLabel()}; requests: ${opts.browserHeaders ? "a cross-origin browser's headers" : 'Host (+ Accept / Content-Type) only'}`,
   );
   if (heapRuns.some((h) => h.held.length + h.churn.length + h.fanout.size > 0)) {
     console.log(`\n${renderSummary(heapRuns, 'koa-comet')}`);

@@ -31,6 +31,8 @@ export interface BenchOptions {
   readonly tsx: boolean;
   /** fanout: also run koa-comet over cleartext HTTP/2 at each N. */
   readonly h2: boolean;
+  /** Load generators send a cross-origin browser's headers with every request. */
+  readonly browserHeaders: boolean;
   /** scale: connections held per process, messages per fan-out run, Redis subscribers in all. */
   readonly scaleN: number;
   readonly scaleK: number;
@@ -74,6 +76,7 @@ export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [r
   --pollers=1000 --rate=1000 --seconds=5    churn shape
   --fanout-n=1000,10000 --k=200             fan-out subscribers and messages
   --h2                  fanout: koa-comet over cleartext HTTP/2 too, at each N
+  --browser-headers     every request carries a cross-origin browser's headers (Origin, User-Agent, …)
   --scale-n=18000 --scale-k=20 --scale-redis-n=18000   scale: held per process, messages, Redis subscribers
   --redis-n=100,1000 --redis-k=200          redis: subscribers (half on A, half on B), messages
   --redis-url=redis://127.0.0.1:6379        redis: the shared Redis (else REDIS_URL); skipped if down
@@ -134,6 +137,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     comet: cometOf(flag(flags, 'comet', 'demo')),
     tsx: flag(flags, 'tsx', 'false') === 'true',
     h2: flag(flags, 'h2', 'false') === 'true',
+    browserHeaders: flag(flags, 'browser-headers', 'false') === 'true',
     scaleN: int(flag(flags, 'scale-n', '18000'), 'scale-n', 19_000),
     scaleK: int(flag(flags, 'scale-k', '20'), 'scale-k', 10_000),
     scaleRedisN: int(flag(flags, 'scale-redis-n', '18000'), 'scale-redis-n', 19_000),

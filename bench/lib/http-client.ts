@@ -194,16 +194,33 @@ export function collect(done: (status: number, body: string) => void): Exchange 
   };
 }
 
+/**
+ * `--browser-headers` (`BENCH_BROWSER_HEADERS=1`, inherited by the load
+ * generators): the headers a browser page on another origin sends with
+ * every request, so the server parses them and answers its CORS (the
+ * demo allows any origin). Without it requests carry only Host (and
+ * Accept, Content-Type, Content-Length where they need them).
+ */
+const BROWSER =
+  process.env['BENCH_BROWSER_HEADERS'] === '1'
+    ? 'Connection: keep-alive\r\n' +
+      'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n' +
+      'Origin: http://localhost:8080\r\nReferer: http://localhost:8080/\r\n' +
+      'Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n' +
+      'Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: cors\r\nSec-Fetch-Dest: empty\r\n' +
+      'Cache-Control: no-cache\r\nPragma: no-cache\r\n'
+    : '';
+
 /** A GET request line plus headers. */
 export function getRequest(path: string, accept?: string): string {
   const extra = accept ? `Accept: ${accept}\r\n` : '';
-  return `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}\r\n`;
+  return `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}${BROWSER}\r\n`;
 }
 
 /** A POST of a JSON body. */
 export function postRequest(path: string, json: string): string {
   const length = Buffer.byteLength(json);
-  return `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n${json}`;
+  return `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${BROWSER}Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n${json}`;
 }
 
 /** Publishes `data` on `conn` and resolves with the returned id. */

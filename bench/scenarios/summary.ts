@@ -128,6 +128,21 @@ function lines(all: readonly HeapRuns[]): Line[] {
         (h) => h.churn,
         (x) => x.cpuUsPerDelivery,
       ),
+      // Per delivery = per response ÷ mean batch, and on a saturated server the
+      // batch follows the machine's scheduling: these two say which moved.
+      line(
+        '  the same: server CPU per long-poll response',
+        'µs',
+        (h) => h.churn,
+        (x) => x.cpuUsPerResponse,
+      ),
+      line(
+        '  the same: messages per response (mean batch)',
+        'msgs',
+        (h) => h.churn,
+        (x) => x.meanBatch,
+        false,
+      ),
     );
   }
   const startRss = (h: HeapRuns): Runs<{ startRss: number }> => [
