@@ -12,7 +12,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { parseArgs } from './lib/args.js';
+import { fanoutK, parseArgs } from './lib/args.js';
 import { compileBench } from './lib/build.js';
 import { benchLock } from './lib/lock.js';
 import { ProcessGroup } from './lib/proc.js';
@@ -229,7 +229,7 @@ async function interleaved(results: Record<string, unknown>): Promise<HeapRuns[]
         );
       }
       for (const [n, runs] of i <= opts.runs ? h.fanout : []) {
-        const cfg = { n, k: opts.k };
+        const cfg = { n, k: fanoutK(opts, n) };
         runs.push(
           await bySide(
             `fanout N=${n} (${tag})`,
@@ -288,8 +288,8 @@ async function main(): Promise<void> {
         process.stderr.write(
           `[bench] fanout N=${n}: koa-comet (servers/comet.ts) over HTTP/1.1 and HTTP/2…\n`,
         );
-        const h1 = await runFanout(group, bench, { n, k: opts.k });
-        const h2 = await runFanout(group, bench, { n, k: opts.k, h2: true });
+        const h1 = await runFanout(group, bench, { n, k: fanoutK(opts, n) });
+        const h2 = await runFanout(group, bench, { n, k: fanoutK(opts, n), h2: true });
         results[`fanout-h2-${n}`] = { h1, h2 };
         h2Rows.push(...fanoutH2Rows(h1, h2, n));
       } catch (e) {
@@ -323,7 +323,8 @@ async function main(): Promise<void> {
   if (opts.scenarios.includes('metrics')) {
     const churn = { pollers: opts.pollers, rate: opts.rate, seconds: opts.seconds };
     const n = opts.fanoutN[0] ?? 1000;
-    const r = await runMetricsCost(group, { churn, n, k: opts.k, runs: opts.metricsRuns });
+    const k = fanoutK(opts, n);
+    const r = await runMetricsCost(group, { churn, n, k, runs: opts.metricsRuns });
     results['metrics'] = { churn: r.churn, fanout: r.fanout };
     metricsRows.push(...r.rows);
   }

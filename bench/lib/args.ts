@@ -39,7 +39,8 @@ export interface BenchOptions {
   readonly scaleRedisN: number;
   /** fanout: subscriber counts and messages per run. */
   readonly fanoutN: readonly number[];
-  readonly k: number;
+  /** Messages per fan-out run; undefined: {@link fanoutK}'s default for each N. */
+  readonly k: number | undefined;
   /** redis: subscriber counts (split over two processes), messages per run, Redis URL. */
   readonly redisN: readonly number[];
   readonly redisK: number;
@@ -75,6 +76,7 @@ export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [r
   --held-n=10000        long-polls held at once (stay under ~18000: 20000 fds per process)
   --pollers=1000 --rate=1000 --seconds=5    churn shape
   --fanout-n=1000,10000 --k=200             fan-out subscribers and messages
+                        (without --k: 200, but at most 1,000,000 deliveries a run: 100 at N=10,000)
   --h2                  fanout: koa-comet over cleartext HTTP/2 too, at each N
   --browser-headers     every request carries a cross-origin browser's headers (Origin, User-Agent, …)
   --scale-n=18000 --scale-k=20 --scale-redis-n=18000   scale: held per process, messages, Redis subscribers
@@ -99,6 +101,15 @@ function int(text: string, name: string, max = 1_000_000): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n <= 0 || n > max) throw new Error(`--${name}: bad value ${text}`);
   return n;
+}
+
+/**
+ * Messages per fan-out run at `n` subscribers: `--k`, else 200 but at most
+ * 1,000,000 deliveries (100 at N = 10,000: its closed loop is most of the
+ * default run's time, and a million deliveries is plenty for a median).
+ */
+export function fanoutK(opts: Pick<BenchOptions, 'k'>, n: number): number {
+  return opts.k ?? Math.max(20, Math.min(200, Math.floor(1_000_000 / n)));
 }
 
 function heapsOf(text: string): ('pinned' | 'default')[] {
@@ -144,7 +155,10 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     fanoutN: flag(flags, 'fanout-n', '1000,10000')
       .split(',')
       .map((s) => int(s, 'fanout-n', 18_000)),
-    k: int(flag(flags, 'k', '200'), 'k', 100_000),
+    k:
+      flags.has('k') || process.env['BENCH_K']
+        ? int(flag(flags, 'k', '200'), 'k', 100_000)
+        : undefined,
     redisN: flag(flags, 'redis-n', '100,1000')
       .split(',')
       .map((s) => int(s, 'redis-n', 18_000)),
