@@ -124,7 +124,11 @@ export class Child {
   }
 
   /** Sends a request and waits for the reply of type `reply` (default: same type). */
-  async ask(m: IpcMessage, reply = m.type, ms?: number): Promise<IpcMessage> {
+  async ask(
+    m: IpcMessage,
+    reply: string | readonly string[] = m.type,
+    ms?: number,
+  ): Promise<IpcMessage> {
     const answer = this.next(reply, ms);
     this.send(m);
     return answer;

@@ -50,7 +50,7 @@ async function subscribe(count: number) {
     c.send(getRequest(`/rooms/${cfg.room}/live`, 'text/event-stream'), s);
     return s;
   });
-  const ok = await until(() => subs.every((s) => s.status !== 0), 60_000, 20);
+  const ok = await until(() => subs.every((s) => s.status !== 0), 120_000, 20);
   if (!ok || !subs.every((s) => s.status === 200 && s.sse)) {
     const bad = subs.find((s) => s.status !== 200 || !s.sse);
     tell({ type: 'unsupported', status: bad?.status ?? 0 });
