@@ -53,7 +53,12 @@ export async function runFanout(
     }
     await sleep(500);
     const idle = await stats(server, true);
-    await load.ask({ type: 'connect' }, 'connected', 180_000);
+    const connected = await load.ask({ type: 'connect' }, ['connected', 'unsupported'], 300_000);
+    if (connected.type === 'unsupported') {
+      throw new Error(
+        `not every subscriber got its stream (first failure: status ${connected['status']})`,
+      );
+    }
     await sleep(1000);
     const open = await stats(server, true);
     await load.ask({ type: 'run' }, 'measure', 180_000);
