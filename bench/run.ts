@@ -1,32 +1,45 @@
 /**
  * `npm run bench [-- held churn fanout redis --flags]`: runs each scenario
- * against a hand-written raw `node:http` server and the koa-comet server in
- * the same run (server on core 0, load generator on core 1), prints a table
- * with the ratios and writes JSON to `bench/results/<timestamp>.json`. The
- * redis scenario compares two buses instead (memory, one process ↔ Redis,
- * two processes) and prints its own table.
+ * against a hand-written raw `node:http` server and koa-comet — by default
+ * the compiled demo app as `npm run start:prod` runs it — in the same run
+ * (server on core 0, load generator on core 1), every process from the
+ * JavaScript compiled into build/bench/ under plain node. held, churn and
+ * fanout run `--runs` times per side, interleaved, under each `--heap`
+ * setting; a summary table gives the medians, detailed tables each side's
+ * median run. JSON goes to `bench/results/<timestamp>.json`. The redis
+ * scenario compares two buses instead (memory, one process ↔ Redis, two
+ * processes) and prints its own table; scale runs at the machine's limit.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus } from 'node:os';
-import { parseArgs } from './lib/args.js';
+import { fanoutK, parseArgs } from './lib/args.js';
+import { compileBench } from './lib/build.js';
 import { benchLock } from './lib/lock.js';
 import { ProcessGroup } from './lib/proc.js';
 import { RedisAdmin } from './lib/redis-admin.js';
 import { type OwnRedis, startOwnRedis } from './lib/redis-server.js';
 import { type Row, renderTable } from './lib/table.js';
+import { type ChurnResult, churnNote, churnRows, runChurn } from './scenarios/churn.js';
+import type { Heap, Side, Target } from './scenarios/common.js';
 import {
-  type ChurnResult,
-  churnNote,
-  churnRows,
-  medianChurn,
-  runChurn,
-} from './scenarios/churn.js';
-import type { Side, Target } from './scenarios/common.js';
-import { fanoutH2Rows, fanoutRows, H2_COLUMNS, runFanout } from './scenarios/fanout.js';
-import { heldRows, runHeld } from './scenarios/held.js';
+  type FanoutResult,
+  fanoutH2Rows,
+  fanoutRows,
+  H2_COLUMNS,
+  runFanout,
+} from './scenarios/fanout.js';
+import { type HeldResult, heldRows, runHeld } from './scenarios/held.js';
 import { METRICS_COLUMNS, runMetricsCost } from './scenarios/metrics.js';
 import { type BusFanoutResult, redisNotes, redisRows, runBusFanout } from './scenarios/redis.js';
 import { roomsRows, runRooms } from './scenarios/rooms.js';
+import { runScale } from './scenarios/scale.js';
+import {
+  type HeapRuns,
+  medianRun,
+  type Runs,
+  renderSummary,
+  summaryNotes,
+} from './scenarios/summary.js';
 
 const opts = (() => {
   try {
@@ -38,7 +51,12 @@ const opts = (() => {
 })();
 // The framework server reads it (the servers inherit this environment).
 if (opts.viaKoa) process.env['BENCH_VIA_KOA'] = '1';
-const group = new ProcessGroup(opts.profile ? { profileDir: profileDir() } : {});
+// The load generators read it (lib/http-client.ts).
+if (opts.browserHeaders) process.env['BENCH_BROWSER_HEADERS'] = '1';
+const group = new ProcessGroup({
+  ...(opts.profile ? { profileDir: profileDir() } : {}),
+  runner: opts.tsx ? 'tsx' : 'node',
+});
 const failures: string[] = [];
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
@@ -53,15 +71,35 @@ function profileDir(): string {
 }
 
 /**
- * The server script for each side and kind; self-check puts raw in both
- * columns, --koa-floor puts the bare Koa + @koa/router long-poll server in
- * the framework column.
+ * The demo chat server exactly as `npm run start:prod` starts it (compiled
+ * `examples/chat/server.js`: its middleware, CORS, metrics when prom-client
+ * is installed, Node's default server settings), on a free loopback port,
+ * with the control channel preloaded.
  */
-function target(side: Side, kind: 'longpoll' | 'sse'): Target {
+const DEMO = {
+  script: '../examples/chat/server.ts',
+  preload: 'servers/demo-control.ts',
+  env: { PORT: '0', HOST: '127.0.0.1' },
+  quiet: true,
+} as const;
+
+/**
+ * The server for each side and kind; self-check puts raw in both columns,
+ * --koa-floor puts the bare Koa + @koa/router long-poll server in the
+ * framework column, `--comet=bench` (or --via-koa) servers/comet.ts.
+ */
+function target(side: Side, kind: 'longpoll' | 'sse', heap: Heap = 'pinned'): Target {
   const raw = kind === 'longpoll' ? 'servers/raw-longpoll.ts' : 'servers/raw-sse.ts';
-  if (side === 'raw' || opts.selfCheck) return { side, script: raw };
-  if (opts.koaFloor && kind === 'longpoll') return { side, script: 'servers/koa-floor.ts' };
-  return { side, script: 'servers/comet.ts' };
+  if (side === 'raw' || opts.selfCheck) return { side, script: raw, heap };
+  if (opts.koaFloor && kind === 'longpoll') return { side, script: 'servers/koa-floor.ts', heap };
+  if (opts.comet === 'bench' || opts.viaKoa) return { side, script: 'servers/comet.ts', heap };
+  return { side, ...DEMO, heap };
+}
+
+/** The command line this run was started with, for the report. */
+function commandLine(): string {
+  const args = process.argv.slice(2);
+  return `npm run bench${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
 }
 
 /** Runs `fn` for each side (or bus); a failing side is recorded, not fatal. */
@@ -135,8 +173,83 @@ async function redisScenario(results: Record<string, unknown>, rows: Row[], note
   notes.push(...redisNotes(runs));
 }
 
+/** What the koa-comet column runs, for the report. */
+function cometLabel(): string {
+  if (opts.selfCheck) return 'the raw servers (self-check)';
+  const longpoll = opts.koaFloor ? 'servers/koa-floor.ts for long-poll, ' : '';
+  if (opts.comet === 'bench' || opts.viaKoa) {
+    return `${longpoll}servers/comet.ts${opts.viaKoa ? ' through Koa (direct: false)' : ''}`;
+  }
+  return `${longpoll}the demo, examples/chat/server.js as npm run start:prod runs it`;
+}
+
+/**
+ * held, churn and fanout, `--runs` times per side under each heap setting:
+ * run by run, heap by heap, scenario by scenario, the sides alternate (and
+ * which goes first alternates run by run), so a slow spell of the shared
+ * machine lands on both columns.
+ */
+async function interleaved(results: Record<string, unknown>): Promise<HeapRuns[]> {
+  const want = (s: 'held' | 'churn' | 'fanout') => opts.scenarios.includes(s);
+  if (!want('held') && !want('churn') && !want('fanout')) return [];
+  const all = opts.heaps.map((heap) => ({
+    heap,
+    held: [] as Runs<HeldResult>,
+    churn: [] as Runs<ChurnResult>,
+    fanout: new Map<number, Runs<FanoutResult>>(
+      want('fanout') ? opts.fanoutN.map((n) => [n, []]) : [],
+    ),
+  }));
+  const churn = { pollers: opts.pollers, rate: opts.rate, seconds: opts.seconds };
+  const most = Math.max(
+    want('churn') ? opts.churnRuns : 0,
+    want('held') || want('fanout') ? opts.runs : 0,
+  );
+  for (let i = 1; i <= most; i++) {
+    const sides = i % 2 === 1 ? opts.sides : [...opts.sides].reverse();
+    for (const h of all) {
+      const tag = `run ${i}/${most}, ${h.heap} heap`;
+      if (want('held') && i <= opts.runs) {
+        const held = { n: opts.heldN, warmup: 200 };
+        h.held.push(
+          await bySide(
+            `held (${tag})`,
+            (s) => runHeld(group, target(s, 'longpoll', h.heap), held),
+            sides,
+          ),
+        );
+      }
+      if (want('churn') && i <= opts.churnRuns) {
+        h.churn.push(
+          await bySide(
+            `churn (${tag})`,
+            (s) => runChurn(group, target(s, 'longpoll', h.heap), churn),
+            sides,
+          ),
+        );
+      }
+      for (const [n, runs] of i <= opts.runs ? h.fanout : []) {
+        const cfg = { n, k: fanoutK(opts, n) };
+        runs.push(
+          await bySide(
+            `fanout N=${n} (${tag})`,
+            (s) => runFanout(group, target(s, 'sse', h.heap), cfg),
+            sides,
+          ),
+        );
+      }
+    }
+  }
+  for (const h of all) {
+    results[h.heap] = { held: h.held, churn: h.churn, fanout: Object.fromEntries(h.fanout) };
+  }
+  return all;
+}
+
 async function main(): Promise<void> {
-  const release = await benchLock(10 * 60_000, (line) => process.stderr.write(`${line}\n`));
+  const release = await benchLock(30 * 60_000, (line) => process.stderr.write(`${line}\n`));
+  // Under the lock: a queued run must not recompile build/bench/ under a running one.
+  if (!opts.tsx) compileBench((line) => process.stderr.write(`${line}\n`));
   const started = new Date();
   const results: Record<string, unknown> = {};
   const rows: Row[] = [];
@@ -145,46 +258,64 @@ async function main(): Promise<void> {
     writeFileSync(`${profileDir()}.gitignore`, '*\n'); // results are never committed
   }
   if (!group.pinned) process.stderr.write('[bench] taskset not found: processes are not pinned\n');
-  if (opts.scenarios.includes('held')) {
-    const r = await bySide('held', (s) =>
-      runHeld(group, target(s, 'longpoll'), { n: opts.heldN, warmup: 200 }),
-    );
-    results['held'] = r;
-    rows.push(...heldRows(r));
-  }
   const notes: string[] = [];
   const h2Rows: Row[] = [];
-  if (opts.scenarios.includes('churn')) {
-    const cfg = { pollers: opts.pollers, rate: opts.rate, seconds: opts.seconds };
-    // Sides alternate run by run, so a slow spell of the machine hits both.
-    const runs: Partial<Record<Side, ChurnResult>>[] = [];
-    for (let i = 1; i <= opts.churnRuns; i++) {
-      const label = opts.churnRuns > 1 ? `churn ${i}/${opts.churnRuns}` : 'churn';
-      runs.push(await bySide(label, (s) => runChurn(group, target(s, 'longpoll'), cfg)));
+  const heapRuns = await interleaved(results);
+  for (const h of heapRuns) {
+    const tag = opts.heaps.length > 1 || h.heap === 'default' ? `, ${h.heap} heap` : '';
+    const label = (rows: Row[]) => rows.map((r) => ({ ...r, scenario: `${r.scenario}${tag}` }));
+    if (h.held.length > 0) rows.push(...label(heldRows(medianRun(h.held, (x) => x.rssPerHeld))));
+    if (h.churn.length > 0) {
+      rows.push(...label(churnRows(medianRun(h.churn, (x) => x.cpuUsPerDelivery))));
+      if (h.churn.length > 1) notes.push(`${churnNote(h.churn)}${tag}`);
     }
-    const r = medianChurn(runs);
-    results['churn'] = { ...r, runs };
-    rows.push(...churnRows(r));
-    if (opts.churnRuns > 1) notes.push(churnNote(runs));
-  }
-  if (opts.scenarios.includes('fanout')) {
-    for (const n of opts.fanoutN) {
-      const r = await bySide(`fanout N=${n}`, (s) =>
-        runFanout(group, target(s, 'sse'), { n, k: opts.k }),
+    for (const [n, runs] of h.fanout) {
+      rows.push(
+        ...label(
+          fanoutRows(
+            medianRun(runs, (x) => x.cpuUsPerDelivery),
+            n,
+          ),
+        ),
       );
-      results[`fanout-${n}`] = r;
-      rows.push(...fanoutRows(r, n));
-      if (opts.selfCheck) continue;
+    }
+  }
+  if (opts.h2 && opts.scenarios.includes('fanout') && !opts.selfCheck) {
+    for (const n of opts.fanoutN) {
       // The same route over cleartext HTTP/2, all subscribers on one session.
       try {
-        console.log(`fanout N=${n}: comet over HTTP/2`);
-        const h2 = await runFanout(group, target('comet', 'sse'), { n, k: opts.k, h2: true });
-        results[`fanout-h2-${n}`] = h2;
-        h2Rows.push(...fanoutH2Rows(r.comet, h2, n));
+        const bench: Target = { side: 'comet', script: 'servers/comet.ts' };
+        process.stderr.write(
+          `[bench] fanout N=${n}: koa-comet (servers/comet.ts) over HTTP/1.1 and HTTP/2…\n`,
+        );
+        const h1 = await runFanout(group, bench, { n, k: fanoutK(opts, n) });
+        const h2 = await runFanout(group, bench, { n, k: fanoutK(opts, n), h2: true });
+        results[`fanout-h2-${n}`] = { h1, h2 };
+        h2Rows.push(...fanoutH2Rows(h1, h2, n));
       } catch (e) {
         failures.push(`fanout N=${n} over HTTP/2: ${(e as Error).message}`);
       }
+      await group.killAll();
     }
+  }
+  const scaleLines: string[] = [];
+  if (opts.scenarios.includes('scale')) {
+    try {
+      const r = await runScale(group, {
+        n: opts.scaleN,
+        k: opts.scaleK,
+        redisN: opts.scaleRedisN,
+        redisUrl: opts.redisUrl,
+        ownRedis: opts.ownRedis,
+        heap: opts.heaps[0] ?? 'pinned',
+        target: (side, kind) => target(side, kind, opts.heaps[0]),
+      });
+      results['scale'] = r.results;
+      scaleLines.push(...r.lines);
+    } catch (e) {
+      failures.push(`scale: ${(e as Error).message}`);
+    }
+    await group.killAll();
   }
   const busRows: Row[] = [];
   if (opts.scenarios.includes('redis')) await redisScenario(results, busRows, notes);
@@ -192,7 +323,8 @@ async function main(): Promise<void> {
   if (opts.scenarios.includes('metrics')) {
     const churn = { pollers: opts.pollers, rate: opts.rate, seconds: opts.seconds };
     const n = opts.fanoutN[0] ?? 1000;
-    const r = await runMetricsCost(group, { churn, n, k: opts.k, runs: opts.metricsRuns });
+    const k = fanoutK(opts, n);
+    const r = await runMetricsCost(group, { churn, n, k, runs: opts.metricsRuns });
     results['metrics'] = { churn: r.churn, fanout: r.fanout };
     metricsRows.push(...r.rows);
   }
@@ -208,6 +340,16 @@ async function main(): Promise<void> {
     }
     await group.killAll();
   }
+  console.log(`\n${commandLine()}`);
+  console.log(
+    `servers: ${opts.tsx ? 'TypeScript under tsx' : 'compiled JavaScript (build/bench) under plain node'}; ` +
+      `koa-comet column: ${cometLabel()}; requests: ${opts.browserHeaders ? "a cross-origin browser's headers" : 'Host (+ Accept / Content-Type) only'}`,
+  );
+  if (heapRuns.some((h) => h.held.length + h.churn.length + h.fanout.size > 0)) {
+    console.log(`\n${renderSummary(heapRuns, 'koa-comet')}`);
+    console.log('every run:');
+    for (const line of summaryNotes(heapRuns)) console.log(line);
+  }
   const floorColumns = ['raw node:http', 'Koa floor', 'koa/raw'] as const;
   if (rows.length > 0)
     console.log(`\n${renderTable(rows, opts.koaFloor ? floorColumns : undefined)}\n`);
@@ -218,6 +360,7 @@ async function main(): Promise<void> {
   }
   if (metricsRows.length > 0) console.log(`\n${renderTable(metricsRows, METRICS_COLUMNS)}\n`);
   for (const line of notes) console.log(line);
+  for (const line of scaleLines) console.log(line);
   for (const f of failures) console.log(`not measured: ${f}`);
   if (opts.profile) console.log(`server CPU profiles: ${profileDir()}`);
   const file = new URL(
@@ -225,7 +368,14 @@ async function main(): Promise<void> {
     import.meta.url,
   );
   const machine = { node: process.version, cpus: availableParallelism(), cpu: cpus()[0]?.model };
-  const json = { started: started.toISOString(), machine, pinned: group.pinned, opts, results };
+  const json = {
+    started: started.toISOString(),
+    command: commandLine(),
+    machine,
+    pinned: group.pinned,
+    opts,
+    results,
+  };
   writeFileSync(
     file,
     `${JSON.stringify({ ...json, rows, h2Rows, busRows, metricsRows }, null, 2)}\n`,

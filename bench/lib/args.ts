@@ -4,7 +4,9 @@
  */
 
 /** Every scenario the harness knows, in run order. */
-export const SCENARIOS = ['held', 'churn', 'fanout', 'redis', 'rooms', 'metrics'] as const;
+export const SCENARIOS = ['held', 'churn', 'fanout', 'redis', 'rooms', 'metrics', 'scale'] as const;
+/** What `npm run bench` runs with no scenario named: the rows of the summary table. */
+export const DEFAULT_SCENARIOS = ['held', 'churn', 'fanout'] as const;
 /** One scenario name. */
 export type Scenario = (typeof SCENARIOS)[number];
 
@@ -17,11 +19,28 @@ export interface BenchOptions {
   readonly pollers: number;
   readonly rate: number;
   readonly seconds: number;
-  /** churn: runs per side (alternating); the table shows each side's median run. */
+  /** held, fanout: runs per side, interleaved; the tables show medians. */
+  readonly runs: number;
+  /** churn: runs per side, interleaved with the others (its figure is the noisiest). */
   readonly churnRuns: number;
+  /** Server heap settings to measure under: pinned young generation, V8's default, or both. */
+  readonly heaps: readonly ('pinned' | 'default')[];
+  /** The koa-comet column: the compiled demo as `npm run start:prod` runs it, or servers/comet.ts. */
+  readonly comet: 'demo' | 'bench';
+  /** Run the children's TypeScript sources under tsx instead of the compiled JavaScript. */
+  readonly tsx: boolean;
+  /** fanout: also run koa-comet over cleartext HTTP/2 at each N. */
+  readonly h2: boolean;
+  /** Load generators send a cross-origin browser's headers with every request. */
+  readonly browserHeaders: boolean;
+  /** scale: connections held per process, messages per fan-out run, Redis subscribers in all. */
+  readonly scaleN: number;
+  readonly scaleK: number;
+  readonly scaleRedisN: number;
   /** fanout: subscriber counts and messages per run. */
   readonly fanoutN: readonly number[];
-  readonly k: number;
+  /** Messages per fan-out run; undefined: {@link fanoutK}'s default for each N. */
+  readonly k: number | undefined;
   /** redis: subscriber counts (split over two processes), messages per run, Redis URL. */
   readonly redisN: readonly number[];
   readonly redisK: number;
@@ -46,11 +65,21 @@ export interface BenchOptions {
   readonly profile: boolean;
 }
 
-export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [rooms] [metrics] [flags]
+export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [rooms] [metrics] [scale] [flags]
+  (no scenario: held churn fanout, the summary table)
+  --runs=3              held/fanout runs per side, interleaved; tables show medians
+  --churn-runs=5        churn runs per side, interleaved with them
+  --heap=both           server heap: pinned (16 MiB semi-spaces), default (V8's own), or both
+  --comet=demo          koa-comet column: demo (compiled examples/chat/server.js, as npm run start:prod)
+                        or bench (servers/comet.ts; --via-koa, metrics, redis and --h2 always use it)
+  --tsx                 run servers and load generators from TypeScript under tsx (the loader's cost)
   --held-n=10000        long-polls held at once (stay under ~18000: 20000 fds per process)
   --pollers=1000 --rate=1000 --seconds=5    churn shape
-  --churn-runs=5        churn runs per side (alternating); the table shows each side's median run
   --fanout-n=1000,10000 --k=200             fan-out subscribers and messages
+                        (without --k: 200, but at most 1,000,000 deliveries a run: 100 at N=10,000)
+  --h2                  fanout: koa-comet over cleartext HTTP/2 too, at each N
+  --browser-headers     every request carries a cross-origin browser's headers (Origin, User-Agent, …)
+  --scale-n=18000 --scale-k=20 --scale-redis-n=10000   scale: held per process, messages, Redis subscribers
   --redis-n=100,1000 --redis-k=200          redis: subscribers (half on A, half on B), messages
   --redis-url=redis://127.0.0.1:6379        redis: the shared Redis (else REDIS_URL); skipped if down
   --own-redis           redis: start a private redis-server on a spare port (clean commandstats)
@@ -74,6 +103,26 @@ function int(text: string, name: string, max = 1_000_000): number {
   return n;
 }
 
+/**
+ * Messages per fan-out run at `n` subscribers: `--k`, else 200 but at most
+ * 1,000,000 deliveries (100 at N = 10,000: its closed loop is most of the
+ * default run's time, and a million deliveries is plenty for a median).
+ */
+export function fanoutK(opts: Pick<BenchOptions, 'k'>, n: number): number {
+  return opts.k ?? Math.max(20, Math.min(200, Math.floor(1_000_000 / n)));
+}
+
+function heapsOf(text: string): ('pinned' | 'default')[] {
+  if (text === 'both') return ['pinned', 'default'];
+  if (text === 'pinned' || text === 'default') return [text];
+  throw new Error('--heap: pinned, default or both');
+}
+
+function cometOf(text: string): 'demo' | 'bench' {
+  if (text === 'demo' || text === 'bench') return text;
+  throw new Error('--comet: demo or bench');
+}
+
 /** Parses `argv` (without node and script). */
 export function parseArgs(argv: readonly string[]): BenchOptions {
   const flags = new Map<string, string>();
@@ -88,16 +137,28 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
   const sides = flag(flags, 'sides', 'raw,comet').split(',');
   if (!sides.every((s) => s === 'raw' || s === 'comet')) throw new Error('--sides: raw,comet');
   return {
-    scenarios: scenarios.length > 0 ? scenarios : [...SCENARIOS],
+    scenarios: scenarios.length > 0 ? scenarios : [...DEFAULT_SCENARIOS],
     heldN: int(flag(flags, 'held-n', '10000'), 'held-n', 18_000),
     pollers: int(flag(flags, 'pollers', '1000'), 'pollers', 18_000),
     rate: int(flag(flags, 'rate', '1000'), 'rate'),
     seconds: int(flag(flags, 'seconds', '5'), 'seconds', 600),
+    runs: int(flag(flags, 'runs', '3'), 'runs', 20),
     churnRuns: int(flag(flags, 'churn-runs', '5'), 'churn-runs', 20),
+    heaps: heapsOf(flag(flags, 'heap', 'both')),
+    comet: cometOf(flag(flags, 'comet', 'demo')),
+    tsx: flag(flags, 'tsx', 'false') === 'true',
+    h2: flag(flags, 'h2', 'false') === 'true',
+    browserHeaders: flag(flags, 'browser-headers', 'false') === 'true',
+    scaleN: int(flag(flags, 'scale-n', '18000'), 'scale-n', 19_000),
+    scaleK: int(flag(flags, 'scale-k', '20'), 'scale-k', 10_000),
+    scaleRedisN: int(flag(flags, 'scale-redis-n', '10000'), 'scale-redis-n', 19_000),
     fanoutN: flag(flags, 'fanout-n', '1000,10000')
       .split(',')
       .map((s) => int(s, 'fanout-n', 18_000)),
-    k: int(flag(flags, 'k', '200'), 'k', 100_000),
+    k:
+      flags.has('k') || process.env['BENCH_K']
+        ? int(flag(flags, 'k', '200'), 'k', 100_000)
+        : undefined,
     redisN: flag(flags, 'redis-n', '100,1000')
       .split(',')
       .map((s) => int(s, 'redis-n', 18_000)),

@@ -27,6 +27,15 @@ enum State {
 const CRLF2 = Buffer.from('\r\n\r\n');
 const CRLF = Buffer.from('\r\n');
 
+/**
+ * Idle longer than this, a connection is replaced before its next request:
+ * under Node's default `keepAliveTimeout` (5 s), which a server started
+ * with its defaults (the demo) applies, so a request is never written to a
+ * socket the server is closing (a browser retries such a request; this
+ * client does not need to).
+ */
+const IDLE_REOPEN_MS = 4000;
+
 /** One keep-alive connection; `send` writes a request and parses its response. */
 export class HttpConnection {
   #rest: Buffer | undefined;
@@ -34,12 +43,28 @@ export class HttpConnection {
   #remaining = 0;
   /** Exchanges awaiting their response, oldest first (pipelining keeps order). */
   readonly #pending: Exchange[] = [];
+  #socket: Socket;
+  #closed = false;
+  #lastActive = performance.now();
 
-  constructor(readonly socket: Socket) {
+  constructor(
+    socket: Socket,
+    private readonly port: number,
+  ) {
+    this.#socket = socket;
+    this.#wire(socket);
+  }
+
+  #wire(socket: Socket): void {
     socket.setNoDelay(true);
-    socket.on('data', (d: Buffer) => this.#onData(d));
+    socket.on('data', (d: Buffer) => {
+      this.#lastActive = performance.now();
+      this.#onData(d);
+    });
     socket.on('error', () => {});
     socket.on('close', () => {
+      if (socket !== this.#socket) return;
+      this.#closed = true;
       if (this.#state === State.UntilClose) this.#finish();
     });
   }
@@ -48,9 +73,24 @@ export class HttpConnection {
   static open(port: number): Promise<HttpConnection> {
     return new Promise((resolve, reject) => {
       const socket = connect({ port, host: '127.0.0.1' });
-      socket.once('connect', () => resolve(new HttpConnection(socket)));
+      socket.once('connect', () => resolve(new HttpConnection(socket, port)));
       socket.once('error', reject);
     });
+  }
+
+  /**
+   * A fresh socket when this one was closed, or idle so long the server may
+   * be closing it (writes before `connect` are queued by `net`).
+   */
+  #reopenIfIdle(): void {
+    if (this.#pending.length > 0) return;
+    if (!this.#closed && performance.now() - this.#lastActive < IDLE_REOPEN_MS) return;
+    this.#socket.destroy();
+    this.#rest = undefined;
+    this.#state = State.Head;
+    this.#closed = false;
+    this.#socket = connect({ port: this.port, host: '127.0.0.1' });
+    this.#wire(this.#socket);
   }
 
   /** Responses still awaited on this connection. */
@@ -63,13 +103,15 @@ export class HttpConnection {
    * pipelined: responses arrive in request order (RFC 9112 §9.3.2).
    */
   send(request: string, exchange: Exchange): void {
+    this.#reopenIfIdle();
+    this.#lastActive = performance.now();
     this.#pending.push(exchange);
-    this.socket.write(request);
+    this.#socket.write(request);
   }
 
   /** Destroys the socket. */
   close(): void {
-    this.socket.destroy();
+    this.#socket.destroy();
   }
 
   #finish(): void {
@@ -152,16 +194,33 @@ export function collect(done: (status: number, body: string) => void): Exchange 
   };
 }
 
+/**
+ * `--browser-headers` (`BENCH_BROWSER_HEADERS=1`, inherited by the load
+ * generators): the headers a browser page on another origin sends with
+ * every request, so the server parses them and answers its CORS (the
+ * demo allows any origin). Without it requests carry only Host (and
+ * Accept, Content-Type, Content-Length where they need them).
+ */
+const BROWSER =
+  process.env['BENCH_BROWSER_HEADERS'] === '1'
+    ? 'Connection: keep-alive\r\n' +
+      'User-Agent: Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36\r\n' +
+      'Origin: http://localhost:8080\r\nReferer: http://localhost:8080/\r\n' +
+      'Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n' +
+      'Sec-Fetch-Site: cross-site\r\nSec-Fetch-Mode: cors\r\nSec-Fetch-Dest: empty\r\n' +
+      'Cache-Control: no-cache\r\nPragma: no-cache\r\n'
+    : '';
+
 /** A GET request line plus headers. */
 export function getRequest(path: string, accept?: string): string {
   const extra = accept ? `Accept: ${accept}\r\n` : '';
-  return `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}\r\n`;
+  return `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${extra}${BROWSER}\r\n`;
 }
 
 /** A POST of a JSON body. */
 export function postRequest(path: string, json: string): string {
   const length = Buffer.byteLength(json);
-  return `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${length}\r\n\r\n${json}`;
+  return `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${BROWSER}Content-Type: application/json\r\nContent-Length: ${length}\r\n\r\n${json}`;
 }
 
 /** Publishes `data` on `conn` and resolves with the returned id. */

@@ -3,10 +3,16 @@
  * its own Node process, pinned to its own core with `taskset` when present,
  * talking to the orchestrator over the IPC channel. Children are tracked by a
  * {@link ProcessGroup} and killed by pid at the end, never by name.
+ *
+ * Children run the JavaScript `tsc -p tsconfig.bench.json` compiled into
+ * `build/bench/` with plain `node`, as a production server runs: no
+ * TypeScript loader in the measured process. `runner: 'tsx'` runs the
+ * TypeScript sources under `--import tsx` instead (`--tsx`, to measure what
+ * the loader costs).
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** A message on the IPC channel: always an object with a `type`. */
 export interface IpcMessage {
@@ -28,6 +34,10 @@ export interface StartOptions {
   readonly args?: readonly string[];
   /** Extra environment variables, on top of this process's own. */
   readonly env?: Readonly<Record<string, string>>;
+  /** A module (path relative to `bench/`, like the script) loaded first with `--import`. */
+  readonly preload?: string;
+  /** Discard the child's stdout (a server that logs, like the demo). */
+  readonly quiet?: boolean;
 }
 
 interface Waiter {
@@ -114,7 +124,11 @@ export class Child {
   }
 
   /** Sends a request and waits for the reply of type `reply` (default: same type). */
-  async ask(m: IpcMessage, reply = m.type, ms?: number): Promise<IpcMessage> {
+  async ask(
+    m: IpcMessage,
+    reply: string | readonly string[] = m.type,
+    ms?: number,
+  ): Promise<IpcMessage> {
     const answer = this.next(reply, ms);
     this.send(m);
     return answer;
@@ -144,6 +158,23 @@ function hasTaskset(): boolean {
 export interface ProcessGroupOptions {
   /** When set, children started with `profile` write `.cpuprofile` files here. */
   readonly profileDir?: string;
+  /** `node` (default): the compiled JavaScript in build/bench; `tsx`: the sources under tsx. */
+  readonly runner?: 'node' | 'tsx';
+}
+
+const REPO = new URL('../../', import.meta.url);
+
+/**
+ * The file to run for `script` (relative to `bench/`, `.ts`): the source
+ * under tsx, else its compiled `.js` under `build/bench/` (run.ts compiles
+ * first). This module itself may run from either place.
+ */
+function resolveScript(script: string, runner: 'node' | 'tsx'): string {
+  const root = fileURLToPath(REPO).replace(/build\/bench\/$/, '');
+  const source = new URL(`bench/${script}`, pathToFileURL(root));
+  if (runner === 'tsx') return fileURLToPath(source);
+  const relative = fileURLToPath(source).slice(root.length).replace(/\.ts$/, '.js');
+  return `${root}build/bench/${relative}`;
 }
 
 /** Starts and tracks children; {@link ProcessGroup.killAll} ends them by pid. */
@@ -154,15 +185,23 @@ export class ProcessGroup {
 
   constructor(private readonly options: ProcessGroupOptions = {}) {}
 
-  /** Starts `script` (path relative to `bench/`) under tsx. */
+  /** How children run: compiled JavaScript under node, or the sources under tsx. */
+  get runner(): 'node' | 'tsx' {
+    return this.options.runner ?? 'node';
+  }
+
+  /** Starts `script` (path relative to `bench/`, e.g. `servers/raw-sse.ts`). */
   start(script: string, options: StartOptions = {}): Child {
-    const file = fileURLToPath(new URL(`../${script}`, import.meta.url));
+    const file = resolveScript(script, this.runner);
     const dir = options.profile ? this.options.profileDir : undefined;
+    const preload = options.preload ? resolveScript(options.preload, this.runner) : undefined;
     const nodeArgs = [
       ...(options.exposeGc ? ['--expose-gc'] : []),
       ...(options.nodeFlags ?? []),
       ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []),
-      ...['--import', 'tsx', file],
+      ...(this.runner === 'tsx' ? ['--import', 'tsx'] : []),
+      ...(preload ? ['--import', pathToFileURL(preload).href] : []),
+      file,
     ];
     const argv = [...nodeArgs, ...(options.args ?? [])];
     const useTaskset = this.pinned && options.core !== undefined;
@@ -170,7 +209,8 @@ export class ProcessGroup {
       ? ['taskset', ['-c', String(options.core), process.execPath, ...argv]]
       : [process.execPath, argv];
     const env = options.env ? { ...process.env, ...options.env } : process.env;
-    const proc = spawn(cmd, args, { env, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const stdout = options.quiet ? 'ignore' : 'inherit';
+    const proc = spawn(cmd, args, { env, stdio: ['ignore', stdout, 'inherit', 'ipc'] });
     const child = new Child(proc, script);
     this.#children.add(child);
     proc.on('exit', () => this.#children.delete(child));

@@ -20,6 +20,7 @@ interface FanoutConfig extends FanoutShape {
 }
 
 const cfg = workerConfig<FanoutConfig>();
+const SUBSCRIBE_STEP = 500;
 const tally = new FanoutTally(cfg);
 
 /** An SSE response on an HTTP/1.1 connection, counted. */
@@ -45,12 +46,21 @@ async function openSplit(count: number): Promise<HttpConnection[]> {
 
 async function subscribe(count: number) {
   const conns = await openSplit(count);
-  const subs = conns.map((c) => {
-    const s = new Subscriber(tally);
-    c.send(getRequest(`/rooms/${cfg.room}/live`, 'text/event-stream'), s);
-    return s;
-  });
-  const ok = await until(() => subs.every((s) => s.status !== 0), 60_000, 20);
+  const subs: Subscriber[] = [];
+  // 500 streams at a time, each step once the previous has its answers, as
+  // clients arrive over time: a burst of thousands at once is refused by a
+  // bus's bound on calls waiting for it (the Redis bus's maxPending, 1,000:
+  // 503 COMET_ERR_BUS_OVERLOADED), which a real EventSource would retry.
+  for (let i = 0; i < conns.length; i += SUBSCRIBE_STEP) {
+    const step = conns.slice(i, i + SUBSCRIBE_STEP).map((c) => {
+      const s = new Subscriber(tally);
+      c.send(getRequest(`/rooms/${cfg.room}/live`, 'text/event-stream'), s);
+      return s;
+    });
+    subs.push(...step);
+    if (!(await until(() => step.every((s) => s.status !== 0), 120_000, 5))) break;
+  }
+  const ok = subs.length === conns.length && subs.every((s) => s.status !== 0);
   if (!ok || !subs.every((s) => s.status === 200 && s.sse)) {
     const bad = subs.find((s) => s.status !== 200 || !s.sse);
     tell({ type: 'unsupported', status: bad?.status ?? 0 });

@@ -20,6 +20,8 @@ export interface ChurnOptions {
 
 /** Figures for one server. */
 export interface ChurnResult extends ChurnOptions {
+  /** RSS when the server reported ready, before its first client. */
+  readonly startRss: number;
   readonly published: number;
   readonly publishRate: number;
   readonly deliveries: number;
@@ -43,7 +45,7 @@ export async function runChurn(
   target: Target,
   opts: ChurnOptions,
 ): Promise<ChurnResult> {
-  const server = await startServer(group, target.script);
+  const server = await startServer(group, target);
   const room = 'churn';
   // Phases are bounded in time: on a busy machine fewer messages go out, never a longer run.
   const total = opts.rate * (opts.seconds + 1) + 1;
@@ -69,7 +71,7 @@ export async function runChurn(
     const after = await stats(server, false);
     const windowMs = performance.now() - t0;
     const v = await pollers.ask({ type: 'verdict', end });
-    return churnResult(opts, v, cpuMicros(before, after), {
+    return churnResult(opts, v, cpuMicros(before, after), server.startRss ?? Number.NaN, {
       published: end - warm,
       publishMs: published['ms'] as number,
       windowMs,
@@ -86,11 +88,13 @@ function churnResult(
   opts: ChurnOptions,
   v: IpcMessage,
   cpu: number,
+  startRss: number,
   w: { published: number; publishMs: number; windowMs: number; complete: boolean },
 ): ChurnResult {
   const n = (k: string) => v[k] as number;
   return {
     ...opts,
+    startRss,
     published: w.published,
     publishRate: w.published / (w.publishMs / 1000),
     deliveries: n('deliveries'),

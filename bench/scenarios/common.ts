@@ -9,11 +9,26 @@ import type { Child, ProcessGroup } from '../lib/proc.js';
 /** Which implementation a column measures. */
 export type Side = 'raw' | 'comet';
 
+/**
+ * How a server's V8 heap is set: `pinned` fixes the young generation (see
+ * {@link SERVER_NODE_FLAGS}); `default` leaves V8's defaults, as `node
+ * server.js` runs.
+ */
+export type Heap = 'pinned' | 'default';
+
 /** A server under test: its script and the column it fills. */
 export interface Target {
   readonly side: Side;
-  /** Script under `bench/`, e.g. `servers/raw-longpoll.ts`. */
+  /** Script under `bench/`, e.g. `servers/raw-longpoll.ts` or `../examples/chat/server.ts`. */
   readonly script: string;
+  /** Loaded first with `--import` (the demo's control channel). */
+  readonly preload?: string;
+  /** Environment of the server (on top of the orchestrator's). */
+  readonly env?: Readonly<Record<string, string>>;
+  /** Heap settings; `pinned` when absent. */
+  readonly heap?: Heap;
+  /** The server writes to stdout (the demo's banner): discard it. */
+  readonly quiet?: boolean;
 }
 
 /** A started server. */
@@ -21,6 +36,8 @@ export interface RunningServer {
   readonly child: Child;
   readonly port: number;
   readonly features: Record<string, boolean>;
+  /** RSS (bytes) once it listens, before its first client, no forced GC. */
+  readonly startRss?: number;
 }
 
 /** One metric of a scenario, for the table (lower is better unless noted). */
@@ -49,25 +66,32 @@ export const SERVER_NODE_FLAGS: readonly string[] = [
   '--max-semi-space-size=16',
 ];
 
-/** Starts `script` on core 0 with `--expose-gc` and waits for its port. */
+/**
+ * Starts `target` on core 0 with `--expose-gc` and waits for its port;
+ * `startRss` is its resident size when it reported ready, before any client.
+ */
 export async function startServer(
   group: ProcessGroup,
-  script: string,
+  target: Target,
   env?: Record<string, string>,
 ): Promise<RunningServer> {
-  const child = group.start(script, {
+  const all = target.env || env ? { ...target.env, ...env } : undefined;
+  const child = group.start(target.script, {
     core: 0,
     exposeGc: true,
     profile: true,
-    nodeFlags: SERVER_NODE_FLAGS,
-    ...(env ? { env } : {}),
+    nodeFlags: target.heap === 'default' ? [] : SERVER_NODE_FLAGS,
+    ...(all ? { env: all } : {}),
+    ...(target.preload ? { preload: target.preload } : {}),
+    ...(target.quiet ? { quiet: true } : {}),
   });
   const ready = await child.next('ready', 30_000);
-  return {
+  const server = {
     child,
     port: ready['port'] as number,
     features: (ready['features'] ?? {}) as Record<string, boolean>,
   };
+  return { ...server, startRss: (await stats(server, false)).rss };
 }
 
 /** Starts a load generator on core 1 with its config. */
@@ -76,7 +100,10 @@ export function startLoad(group: ProcessGroup, script: string, config: object): 
 }
 
 /** Reads the server's stats, forcing a GC first when `gc`. */
-export async function stats(server: RunningServer, gc: boolean): Promise<ServerStats> {
+export async function stats(
+  server: Pick<RunningServer, 'child'>,
+  gc: boolean,
+): Promise<ServerStats> {
   const m = await server.child.ask({ type: 'stats', gc }, 'stats', 30_000);
   return m as unknown as ServerStats;
 }

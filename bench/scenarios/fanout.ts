@@ -21,6 +21,8 @@ export interface FanoutOptions {
 
 /** Figures for one server. */
 export interface FanoutResult extends FanoutOptions {
+  /** RSS when the server reported ready, before its first client. */
+  readonly startRss: number;
   readonly rssPerConnection: number;
   readonly heapPerConnection: number;
   readonly deliveries: number;
@@ -41,7 +43,7 @@ export async function runFanout(
   target: Target,
   opts: FanoutOptions,
 ): Promise<FanoutResult> {
-  const server = await startServer(group, target.script, opts.h2 ? { BENCH_H2: '1' } : undefined);
+  const server = await startServer(group, target, opts.h2 ? { BENCH_H2: '1' } : undefined);
   const config = { port: server.port, room: 'fanout', warm: 20, ...opts };
   const load = startLoad(group, opts.h2 ? 'load/fanout-h2.ts' : 'load/fanout.ts', config);
   try {
@@ -51,7 +53,12 @@ export async function runFanout(
     }
     await sleep(500);
     const idle = await stats(server, true);
-    await load.ask({ type: 'connect' }, 'connected', 180_000);
+    const connected = await load.ask({ type: 'connect' }, ['connected', 'unsupported'], 300_000);
+    if (connected.type === 'unsupported') {
+      throw new Error(
+        `not every subscriber got its stream (first failure: status ${connected['status']})`,
+      );
+    }
     await sleep(1000);
     const open = await stats(server, true);
     await load.ask({ type: 'run' }, 'measure', 180_000);
@@ -63,6 +70,7 @@ export async function runFanout(
     const cpu = cpuMicros(before, after);
     return {
       ...opts,
+      startRss: server.startRss ?? Number.NaN,
       rssPerConnection: (open.rss - idle.rss) / opts.n,
       heapPerConnection: (open.heapUsed - idle.heapUsed) / opts.n,
       deliveries: n('deliveries'),

@@ -8,7 +8,14 @@ import type { ProcessGroup } from '../lib/proc.js';
 import { ratio } from '../lib/stats.js';
 import type { Row } from '../lib/table.js';
 import { sleep } from '../lib/wait.js';
-import { type RunningServer, startLoad, startServer, stats, type Target } from './common.js';
+import {
+  cpuMicros,
+  type RunningServer,
+  startLoad,
+  startServer,
+  stats,
+  type Target,
+} from './common.js';
 
 /** Options of the held scenario. */
 export interface HeldOptions {
@@ -19,6 +26,8 @@ export interface HeldOptions {
 /** Figures for one server. */
 export interface HeldResult {
   readonly n: number;
+  /** RSS when the server reported ready, before its first client. */
+  readonly startRss: number;
   readonly rssIdle: number;
   readonly rssHeld: number;
   readonly rssPerHeld: number;
@@ -26,6 +35,8 @@ export interface HeldResult {
   readonly rssSlope: number;
   readonly heapPerHeld: number;
   readonly openMs: number;
+  /** Server CPU from the releasing publish until every poll got it, per released poll. */
+  readonly cpuUsPerRelease: number;
   readonly received: number;
   readonly answeredEarly: number;
 }
@@ -46,7 +57,7 @@ export async function runHeld(
   target: Target,
   opts: HeldOptions,
 ): Promise<HeldResult> {
-  const server = await startServer(group, target.script);
+  const server = await startServer(group, target);
   const room = 'held';
   const load = startLoad(group, 'load/held.ts', { port: server.port, room, ...opts });
   try {
@@ -60,7 +71,9 @@ export async function runHeld(
     const holding = await load.ask({ type: 'hold-rest' }, 'holding');
     await settle(server, idle.requests + 1 + opts.n, target);
     const held = await stats(server, true);
+    const beforeRelease = await stats(server, false);
     const released = await load.ask({ type: 'release' }, 'released');
+    const afterRelease = await stats(server, false);
     // Polls answered before the publish (a refusal, a timeout) were never held:
     // the memory figures would describe something else, so the run fails.
     if ((released['answeredEarly'] as number) > 0 || (released['received'] as number) < opts.n) {
@@ -71,12 +84,14 @@ export async function runHeld(
     }
     return {
       n: opts.n,
+      startRss: server.startRss ?? Number.NaN,
       rssIdle: idle.rss,
       rssHeld: held.rss,
       rssPerHeld: (held.rss - idle.rss) / opts.n,
       rssSlope: (held.rss - halfway.rss) / (opts.n - half),
       heapPerHeld: (held.heapUsed - idle.heapUsed) / opts.n,
       openMs: holding['openMs'] as number,
+      cpuUsPerRelease: cpuMicros(beforeRelease, afterRelease) / opts.n,
       received: released['received'] as number,
       answeredEarly: released['answeredEarly'] as number,
     };
@@ -100,6 +115,7 @@ export function heldRows(r: Partial<Record<'raw' | 'comet', HeldResult>>): Row[]
     row('RSS per held long-poll, slope N/2→N', 'bytes', (x) => x.rssSlope),
     row('V8 heap per held long-poll', 'bytes', (x) => x.heapPerHeld),
     row('RSS at idle baseline (after warm-up)', 'MiB', (x) => x.rssIdle / 2 ** 20, false),
+    row('server CPU per poll released by one publish', 'µs', (x) => x.cpuUsPerRelease),
     row('released polls that got the message', 'count', (x) => x.received, false),
   ];
 }

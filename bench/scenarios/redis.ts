@@ -132,7 +132,12 @@ async function drive(
 ) {
   const first = await load.next(['warmed', 'unsupported']);
   if (first.type === 'unsupported') throw new Error(`SSE route answered ${first['status']}`);
-  await load.ask({ type: 'connect' }, 'connected', 180_000);
+  const connected = await load.ask({ type: 'connect' }, ['connected', 'unsupported'], 300_000);
+  if (connected.type === 'unsupported') {
+    throw new Error(
+      `not every subscriber got its stream (first failure: status ${connected['status']}; 0 = no answer within 120 s)`,
+    );
+  }
   await sleep(500);
   const admin = opts.redis?.admin;
   const subs = admin && (await subscriptions(admin, servers, prefix));
