@@ -2,8 +2,8 @@
  * Connection plumbing for the Redis bus: the reconnect backoff, waiting a
  * bounded time for a (re)connecting client, and closing without hanging.
  */
-import { TimeoutError } from 'redis';
 import { CometError } from '../base/errors.js';
+import { redisModule } from './redis-module.js';
 
 /** Exponential backoff with full jitter between reconnect attempts. */
 export interface ReconnectOptions {
@@ -96,7 +96,7 @@ export async function shutDown(client: Connectable, timeout: number): Promise<vo
  */
 export function toBusError(error: unknown): CometError {
   if (error instanceof CometError) return error;
-  const timedOut = error instanceof TimeoutError;
+  const timedOut = error instanceof redisModule().TimeoutError;
   const code = timedOut ? 'COMET_ERR_BUS_TIMEOUT' : 'COMET_ERR_BUS_UNAVAILABLE';
   return new CometError(code, undefined, { cause: error });
 }

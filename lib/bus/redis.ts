@@ -30,7 +30,6 @@
  */
 
 import { debuglog } from 'node:util';
-import { createClient } from 'redis';
 import { CometError, isCometError } from '../base/errors.js';
 import {
   type Bus,
@@ -57,6 +56,7 @@ import {
   parseCursor,
   UNBORN_EPOCH,
 } from './redis-ids.js';
+import { redisModule } from './redis-module.js';
 import { count, type RedisBusClient, type RedisBusOptions } from './redis-options.js';
 import {
   decodePublish,
@@ -156,7 +156,7 @@ export function createRedisBus(options: RedisBusOptions = {}): RedisBus {
   const owned = options.client === undefined;
   const client: RedisBusClient =
     options.client ??
-    createClient({
+    redisModule().createClient({
       url: options.url ?? 'redis://127.0.0.1:6379',
       name,
       disableOfflineQueue: true,
