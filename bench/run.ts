@@ -90,10 +90,13 @@ const DEMO = {
  */
 function target(side: Side, kind: 'longpoll' | 'sse', heap: Heap = 'pinned'): Target {
   const raw = kind === 'longpoll' ? 'servers/raw-longpoll.ts' : 'servers/raw-sse.ts';
-  if (side === 'raw' || opts.selfCheck) return { side, script: raw, heap };
+  // --history: the same room history on both sides (the demo and the raw long-poll server read it).
+  const history: Record<string, string> =
+    opts.history === undefined ? {} : { HISTORY_LIMIT: String(opts.history) };
+  if (side === 'raw' || opts.selfCheck) return { side, script: raw, heap, env: history };
   if (opts.koaFloor && kind === 'longpoll') return { side, script: 'servers/koa-floor.ts', heap };
   if (opts.comet === 'bench' || opts.viaKoa) return { side, script: 'servers/comet.ts', heap };
-  return { side, ...DEMO, heap };
+  return { side, ...DEMO, env: { ...DEMO.env, ...history }, heap };
 }
 
 /** The command line this run was started with, for the report. */

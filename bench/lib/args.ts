@@ -33,6 +33,8 @@ export interface BenchOptions {
   readonly h2: boolean;
   /** Load generators send a cross-origin browser's headers with every request. */
   readonly browserHeaders: boolean;
+  /** Messages kept per room by both servers (`HISTORY_LIMIT`); undefined: their default, 1,000. */
+  readonly history: number | undefined;
   /** scale: connections held per process, messages per fan-out run, Redis subscribers in all. */
   readonly scaleN: number;
   readonly scaleK: number;
@@ -79,6 +81,7 @@ export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [r
                         (without --k: 200, but at most 1,000,000 deliveries a run: 100 at N=10,000)
   --h2                  fanout: koa-comet over cleartext HTTP/2 too, at each N
   --browser-headers     every request carries a cross-origin browser's headers (Origin, User-Agent, …)
+  --history=N           messages kept per room by both servers (HISTORY_LIMIT; default 1,000)
   --scale-n=18000 --scale-k=20 --scale-redis-n=10000   scale: held per process, messages, Redis subscribers
   --redis-n=100,1000 --redis-k=200          redis: subscribers (half on A, half on B), messages
   --redis-url=redis://127.0.0.1:6379        redis: the shared Redis (else REDIS_URL); skipped if down
@@ -149,6 +152,8 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     tsx: flag(flags, 'tsx', 'false') === 'true',
     h2: flag(flags, 'h2', 'false') === 'true',
     browserHeaders: flag(flags, 'browser-headers', 'false') === 'true',
+    history:
+      flag(flags, 'history', '') === '' ? undefined : int(flag(flags, 'history', ''), 'history'),
     scaleN: int(flag(flags, 'scale-n', '18000'), 'scale-n', 19_000),
     scaleK: int(flag(flags, 'scale-k', '20'), 'scale-k', 10_000),
     scaleRedisN: int(flag(flags, 'scale-redis-n', '10000'), 'scale-redis-n', 19_000),

@@ -8,8 +8,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readJsonPost, roomOf, send, splitUrl } from '../lib/room-path.js';
 
-// The framework's defaults: memory bus history 1000, long-poll maxBatch 100.
-const HISTORY = 1000;
+// The framework's defaults: memory bus history 1000 (the demo's HISTORY_LIMIT
+// when set, as here), long-poll maxBatch 100.
+const HISTORY = Number(process.env.HISTORY_LIMIT ?? 1000);
 const MAX_BATCH = 100;
 const BODY_LIMIT = 65_536;
 

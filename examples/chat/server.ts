@@ -15,7 +15,11 @@ import { createHttpsServer, selfSignedCertificate } from './https.js';
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
 const redisUrl = process.env.REDIS_URL;
-const bus = redisUrl ? createRedisBus({ url: redisUrl }) : createMemoryBus();
+// HISTORY_LIMIT: messages the in-memory bus keeps per room (default 1,000).
+const historyLimit = process.env.HISTORY_LIMIT ? Number(process.env.HISTORY_LIMIT) : undefined;
+const bus = redisUrl
+  ? createRedisBus({ url: redisUrl })
+  : createMemoryBus(historyLimit === undefined ? {} : { historyLimit });
 // Prometheus metrics at /metrics when prom-client is installed (an optional peer).
 const metrics = await import('prom-client').then(
   (client) => new client.Registry(),
