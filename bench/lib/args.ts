@@ -82,7 +82,7 @@ export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [r
   --h2                  fanout: koa-comet over cleartext HTTP/2 too, at each N
   --browser-headers     every request carries a cross-origin browser's headers (Origin, User-Agent, …)
   --history=N           messages kept per room by both servers (HISTORY_LIMIT; default 1,000)
-  --scale-n=18000 --scale-k=20 --scale-redis-n=10000   scale: held per process, messages, Redis subscribers
+  --scale-n=18000 --scale-k=20 --scale-redis-n=18000   scale: held per process, messages, Redis subscribers
   --redis-n=100,1000 --redis-k=200          redis: subscribers (half on A, half on B), messages
   --redis-url=redis://127.0.0.1:6379        redis: the shared Redis (else REDIS_URL); skipped if down
   --own-redis           redis: start a private redis-server on a spare port (clean commandstats)
@@ -156,7 +156,7 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
       flag(flags, 'history', '') === '' ? undefined : int(flag(flags, 'history', ''), 'history'),
     scaleN: int(flag(flags, 'scale-n', '18000'), 'scale-n', 19_000),
     scaleK: int(flag(flags, 'scale-k', '20'), 'scale-k', 10_000),
-    scaleRedisN: int(flag(flags, 'scale-redis-n', '10000'), 'scale-redis-n', 19_000),
+    scaleRedisN: int(flag(flags, 'scale-redis-n', '18000'), 'scale-redis-n', 19_000),
     fanoutN: flag(flags, 'fanout-n', '1000,10000')
       .split(',')
       .map((s) => int(s, 'fanout-n', 18_000)),
