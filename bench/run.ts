@@ -16,8 +16,7 @@ import { fanoutK, parseArgs } from './lib/args.js';
 import { compileBench } from './lib/build.js';
 import { benchLock } from './lib/lock.js';
 import { ProcessGroup } from './lib/proc.js';
-import { RedisAdmin } from './lib/redis-admin.js';
-import { type OwnRedis, startOwnRedis } from './lib/redis-server.js';
+import { type BenchRedis, openBenchRedis } from './lib/redis-server.js';
 import { type Row, renderTable } from './lib/table.js';
 import { type ChurnResult, churnNote, churnRows, runChurn } from './scenarios/churn.js';
 import type { Heap, Side, Target } from './scenarios/common.js';
@@ -133,36 +132,34 @@ async function bySide<T, S extends string = Side>(
  * not a test). Rows go to `rows`, lines to print under the table to `notes`.
  */
 async function redisScenario(results: Record<string, unknown>, rows: Row[], notes: string[]) {
-  let own: OwnRedis | undefined;
-  let admin: RedisAdmin;
-  let url = opts.redisUrl;
+  let redis: BenchRedis;
   try {
-    if (opts.ownRedis) {
-      own = await startOwnRedis();
-      url = own.url;
-    }
-    admin = await RedisAdmin.connect(url);
+    redis = await openBenchRedis(opts.redisUrl, opts.ownRedis);
   } catch (e) {
-    await own?.stop();
     const why = (e as Error).message || String(e);
     const where = opts.ownRedis
       ? 'a private redis-server did not start'
-      : `not reachable at ${url}`;
+      : `not reachable at ${opts.redisUrl}`;
     const line = `redis: skipped, Redis ${where} (${why}); set REDIS_URL or start redis-server`;
     process.stderr.write(`[bench] ${line}\n`);
     notes.push(line);
     results['redis'] = { skipped: line };
     return;
   }
+  const { url, admin, own } = redis;
   process.stderr.write(`[bench] redis: using ${url}${own ? ' (private redis-server)' : ''}\n`);
   const runs: BusFanoutResult[] = [];
   try {
     for (const n of opts.redisN) {
-      const redis = { url, admin };
       const r = await bySide(
         `redis N=${n}`,
         (bus) =>
-          runBusFanout(group, { bus, n, k: opts.redisK, ...(bus === 'redis' ? { redis } : {}) }),
+          runBusFanout(group, {
+            bus,
+            n,
+            k: opts.redisK,
+            ...(bus === 'redis' ? { redis: { url, admin } } : {}),
+          }),
         ['memory', 'redis'] as const,
       );
       results[`redis-${n}`] = r;

@@ -78,3 +78,29 @@ export async function startOwnRedis(ms = 10_000): Promise<OwnRedis> {
     },
   };
 }
+
+/** The Redis a bench scenario uses: its admin connection, and the private server if one was started. */
+export interface BenchRedis {
+  readonly url: string;
+  readonly admin: RedisAdmin;
+  readonly own: OwnRedis | undefined;
+}
+
+/**
+ * Connects to the shared Redis at `url`, or first starts a private
+ * redis-server when `ownRedis`; a private server is stopped again if the
+ * connection fails. Throws what went wrong, for the caller's "skipped" line.
+ */
+export async function openBenchRedis(url: string, ownRedis: boolean): Promise<BenchRedis> {
+  let own: OwnRedis | undefined;
+  try {
+    if (ownRedis) {
+      own = await startOwnRedis();
+      url = own.url;
+    }
+    return { url, admin: await RedisAdmin.connect(url), own };
+  } catch (e) {
+    await own?.stop();
+    throw e;
+  }
+}

@@ -11,8 +11,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import type { ProcessGroup } from '../lib/proc.js';
-import { RedisAdmin } from '../lib/redis-admin.js';
-import { type OwnRedis, startOwnRedis } from '../lib/redis-server.js';
+import { type BenchRedis, openBenchRedis } from '../lib/redis-server.js';
 import type { Heap, Side, Target } from './common.js';
 import { type FanoutResult, runFanout } from './fanout.js';
 import { type HeldResult, runHeld } from './held.js';
@@ -131,20 +130,15 @@ function perCore(r: BusFanoutResult): number {
 
 /** The Redis pair beside one memory-bus process, at `redisN` subscribers in all. */
 async function busPair(group: ProcessGroup, opts: ScaleOptions) {
-  let own: OwnRedis | undefined;
-  let admin: RedisAdmin;
-  let url = opts.redisUrl;
+  let redis: BenchRedis;
   try {
-    if (opts.ownRedis) {
-      own = await startOwnRedis();
-      url = own.url;
-    }
-    admin = await RedisAdmin.connect(url);
+    redis = await openBenchRedis(opts.redisUrl, opts.ownRedis);
   } catch (e) {
-    await own?.stop();
-    const line = `  Redis: skipped, not reachable at ${url} (${(e as Error).message})`;
+    const where = opts.ownRedis ? 'a private redis-server' : opts.redisUrl;
+    const line = `  Redis: skipped, not reachable at ${where} (${(e as Error).message})`;
     return { results: { skipped: line }, lines: [line] };
   }
+  const { url, admin, own } = redis;
   const n = opts.redisN;
   const out: Partial<Record<'memory' | 'redis', BusFanoutResult>> = {};
   try {
