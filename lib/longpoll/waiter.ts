@@ -12,7 +12,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { debuglog } from 'node:util';
 import type { BatchRead, ReadPosition } from '../hub/batch-read.js';
-import type { Hub, HubMember, Round } from '../hub/hub.js';
+import type { HistoryReader, Hub, HubMember, Round } from '../hub/hub.js';
 import type { TransportMeter } from '../hub/meters.js';
 import { AsyncContext, type AsyncContextOptions } from '../suspend/async-context.js';
 import type { TimerWheel } from '../suspend/timer-wheel.js';
@@ -23,6 +23,9 @@ import {
 } from '../wire/batch-transport.js';
 import { formatCursor, parseCursor, parseSingleCursor } from '../wire/cursor.js';
 import { type ReadOutcome, type Settled, WakeGroup } from './wake-group.js';
+
+type SyncReader = Extract<HistoryReader, { sync: true }>;
+type AsyncReader = Extract<HistoryReader, { sync: false }>;
 
 const debug = debuglog('comet:longpoll');
 
@@ -149,11 +152,8 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
       const reader = this.#route.hub.reader;
       group = new WakeGroup(
         reader.sync
-          ? { sync: true, now: () => this.#encode(reader.now(...this.#readArgs())) }
-          : {
-              sync: false,
-              later: async () => this.#encode(await reader.later(...this.#readArgs())),
-            },
+          ? { sync: true, now: () => this.#readNow(reader) }
+          : { sync: false, later: () => this.#readLater(reader) },
       );
       round.set(this.#key, group);
     }
@@ -240,7 +240,7 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
       // An in-process bus answers synchronously: no promise hop on the hot path.
       let outcome: ReadOutcome;
       try {
-        outcome = this.#encode(reader.now(...this.#readArgs()));
+        outcome = this.#readNow(reader);
       } catch (error) {
         this.#fail(error);
         return;
@@ -248,20 +248,22 @@ export class LongPollWaiter extends AsyncContext implements HubMember {
       this.#deliver(outcome);
       return;
     }
-    reader.later(...this.#readArgs()).then(
-      (read) => this.#deliver(this.#encode(read)),
+    this.#readLater(reader).then(
+      (outcome) => this.#deliver(outcome),
       (error: unknown) => this.#fail(error),
     );
   }
 
-  /** This waiter's read: its channels at its positions, the route's limits. */
-  #readArgs(): [at: ReadPosition, limit: number, windowMs: number | undefined] {
-    const { maxBatch, historyWindow } = this.#route;
-    return [
-      { channels: this.#request.channels, positions: this.#positions },
-      maxBatch,
-      historyWindow,
-    ];
+  /** This waiter's read at its positions, encoded, on an in-process bus. */
+  #readNow(reader: SyncReader): ReadOutcome {
+    const at = { channels: this.#request.channels, positions: this.#positions };
+    return this.#encode(reader.now(at, this.#route.maxBatch, this.#route.historyWindow));
+  }
+
+  /** The same read on a remote bus. */
+  async #readLater(reader: AsyncReader): Promise<ReadOutcome> {
+    const at = { channels: this.#request.channels, positions: this.#positions };
+    return this.#encode(await reader.later(at, this.#route.maxBatch, this.#route.historyWindow));
   }
 
   #encode(read: BatchRead): ReadOutcome {
