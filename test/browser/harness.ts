@@ -11,8 +11,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type Koa from 'koa';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect } from 'vitest';
 import { buildClient } from '../../client/build.js';
+import { whenMet } from '../helpers/requirement.js';
 
 /** Where Debian's `apt-get install chromium` puts the browser. */
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -92,21 +93,15 @@ export function describeBrowser(name: string, session: BrowserSession, suite: ()
     afterEach(() => hooks.stopAll());
     suite();
   };
-  if (existsSync(chromiumPath)) {
-    describe(name, withHooks);
-  } else if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs Chromium', () => {
-        throw new Error(`Chromium not found at ${chromiumPath}: apt-get install -y chromium`);
-      });
-    });
-  } else {
-    console.warn(
-      `\n!!! ${name}: SKIPPED — Chromium not found at ${chromiumPath}.\n` +
-        '!!! Install it with `apt-get install -y chromium`; under CI=true this fails.\n',
-    );
-    describe.skip(name, withHooks);
-  }
+  whenMet(
+    {
+      met: existsSync(chromiumPath),
+      tests: name,
+      needs: `Chromium at ${chromiumPath}`,
+      hint: 'Install it with `apt-get install -y chromium`',
+    },
+    () => describe(name, withHooks),
+  );
 }
 
 /** Launches headless Chromium and makes sure the client bundles are fresh. */

@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'vitest';
+import { whenMet } from '../helpers/requirement.js';
 import { freePort, type Running } from './servers.js';
 
 /** Where Debian's `apt-get install nginx-light` puts nginx. */
@@ -113,21 +113,13 @@ async function waitForPort(port: number, child: ChildProcess, prefix: string): P
  * warning elsewhere.
  */
 export function whenNginx(name: string, suite: () => void): void {
-  if (existsSync(nginxPath)) {
-    suite();
-  } else if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs nginx', () => {
-        throw new Error(`nginx not found at ${nginxPath}: apt-get install -y nginx-light`);
-      });
-    });
-  } else {
-    console.warn(
-      `\n!!! ${name}: SKIPPED — nginx not found at ${nginxPath}.\n` +
-        '!!! Install it with `apt-get install -y nginx-light`; under CI=true this fails.\n',
-    );
-    describe.skip(name, () => {
-      it('needs nginx', () => {});
-    });
-  }
+  whenMet(
+    {
+      met: existsSync(nginxPath),
+      tests: name,
+      needs: `nginx at ${nginxPath}`,
+      hint: 'Install it with `apt-get install -y nginx-light`',
+    },
+    suite,
+  );
 }

@@ -1,54 +1,14 @@
 /**
  * Shared Redis plumbing for the tests that need a real Redis (the bus
  * contract, multi-node, the Redis docs example, the restart browser test) or
- * a `redis-server` binary (the fault tests), and the one place the project's
- * rule for such tests is written down:
- *
- * - the service is there: the tests run;
- * - it is missing under `CI=true`: a test FAILS saying what is missing, so CI
- *   can never pass without running them;
- * - it is missing elsewhere: a loud `console.warn` and one skipped test, so
- *   the run reports the skip (a file with no tests at all would be an error).
+ * a `redis-server` binary (the fault tests); what happens when it is missing
+ * is {@link whenMet}'s rule (requirement.ts).
  */
 import { createClient } from 'redis';
-import { expect, it } from 'vitest';
+import { whenMet } from './requirement.js';
 
 /** The shared Redis the tests use: `REDIS_URL`, default the local one. */
 export const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-
-/** A service some tests need, and whether it is there. */
-export interface Requirement {
-  /** Whether the service is there. */
-  readonly met: boolean;
-  /** The tests, for the messages: "the Redis bus contract". */
-  readonly tests: string;
-  /** What they need, for the messages: "Redis at redis://…". */
-  readonly needs: string;
-  /** How to get it, for the warning. */
-  readonly hint: string;
-}
-
-/**
- * Runs `register` (which adds the tests) when `requirement.met`; otherwise
- * applies the rule above: a failing test under `CI=true`, else a loud warning
- * and one skipped test.
- */
-export function whenMet(requirement: Requirement, register: () => void): void {
-  const { met, tests, needs, hint } = requirement;
-  if (met) {
-    register();
-  } else if (process.env.CI === 'true') {
-    it(`${tests}: needs ${needs} under CI`, () => {
-      expect.fail(`${needs} is not available; CI must run ${tests}`);
-    });
-  } else {
-    console.warn(
-      `\n\n*** SKIPPING ${tests}: no ${needs}. ***\n` +
-        `*** ${hint}; under CI=true this fails. ***\n\n`,
-    );
-    it.skip(`${tests} (needs ${needs})`, () => {});
-  }
-}
 
 /**
  * {@link whenMet} for the shared Redis at {@link redisUrl}; `reachable` is

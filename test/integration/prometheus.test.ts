@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../../index.js';
-import { whenMet } from '../helpers/redis.js';
+import { whenMet } from '../helpers/requirement.js';
 import { createTestApp } from './helpers/app.js';
 import { closeAll, listen, post } from './helpers/server.js';
 

@@ -12,7 +12,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createRedisBus, type RedisBus, type RedisBusOptions } from '../../lib/bus/redis.js';
 import type { CometMiddleware } from '../../middleware/comet.js';
-import { whenMet } from '../helpers/redis.js';
 import {
   adminClient,
   hasRedisServer,
@@ -20,6 +19,7 @@ import {
   startRedisServer,
   waitFor,
 } from '../helpers/redis-server.js';
+import { whenMet } from '../helpers/requirement.js';
 import { createTestApp } from './helpers/app.js';
 
 const cleanups: (() => Promise<unknown> | undefined)[] = [];

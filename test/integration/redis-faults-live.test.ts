@@ -11,7 +11,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isCometError } from '../../lib/base/errors.js';
 import type { Message } from '../../lib/bus/bus.js';
 import { createRedisBus, type RedisBus, type RedisBusOptions } from '../../lib/bus/redis.js';
-import { whenMet } from '../helpers/redis.js';
 import {
   adminClient,
   faultBus,
@@ -20,6 +19,7 @@ import {
   startRedisServer,
   waitFor,
 } from '../helpers/redis-server.js';
+import { whenMet } from '../helpers/requirement.js';
 
 const servers: RedisServer[] = [];
 const buses: RedisBus[] = [];

@@ -12,7 +12,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { isCometError } from '../../lib/base/errors.js';
 import type { Message } from '../../lib/bus/bus.js';
 import type { RedisBus, RedisBusOptions } from '../../lib/bus/redis.js';
-import { redisAnswers, whenMet } from '../helpers/redis.js';
+import { redisAnswers } from '../helpers/redis.js';
 import {
   adminClient,
   faultBus,
@@ -20,6 +20,7 @@ import {
   sparePort,
   waitFor,
 } from '../helpers/redis-server.js';
+import { whenMet } from '../helpers/requirement.js';
 
 /** A throwaway Redis: a child process on a port of its own, with an optional AOF dir. */
 interface Server {
