@@ -91,20 +91,7 @@ describe('demo server (examples/chat/server.ts)', () => {
       busy,
     );
 
-    const child = spawn(process.execPath, [compiled], {
-      cwd: root,
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1', REDIS_URL: '' },
-    });
-    children.push(child);
-    let out = '';
-    const listening = new Promise<string>((resolve) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk;
-        const match = /listening on http:\/\/localhost:(\d+)\//.exec(out);
-        if (match) resolve(match[1]!);
-      });
-    });
-    const base = `http://127.0.0.1:${await listening}`;
+    const { child, base, out } = await startDemo([compiled], {});
     expect(out).toContain('(in-memory bus)');
     expect((await fetch(`${base}/`)).headers.get('content-type')).toMatch(/text\/html/);
     const bundle = await fetch(`${base}/comet/koa-comet.js`);
@@ -130,7 +117,43 @@ describe('demo server (examples/chat/server.ts)', () => {
     const [code] = (await once(child, 'exit')) as [number | null];
     expect(code).toBe(0); // graceful close exits by itself
   }, 180_000);
+
+  it('HISTORY_LIMIT bounds what the in-memory bus keeps per room', async () => {
+    const { base } = await startDemo(['--import', 'tsx', 'examples/chat/server.ts'], {
+      HISTORY_LIMIT: '2',
+    });
+    for (const text of ['one', 'two', 'three']) {
+      const posted = await fetch(`${base}/rooms/kept/messages`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ text }),
+      });
+      expect(posted.status).toBe(201);
+    }
+    const read = (await (
+      await fetch(`${base}/rooms/kept/messages?cursor=earliest&timeout=0`)
+    ).json()) as { messages: { data: { text: string } }[] };
+    expect(read.messages.map((m) => m.data.text)).toEqual(['two', 'three']);
+  }, 60_000);
 });
+
+/** Starts the demo on a free port with `env`; resolves once it prints its address. */
+async function startDemo(args: string[], env: Record<string, string>) {
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', REDIS_URL: '', ...env },
+  });
+  children.push(child);
+  let out = '';
+  const port = await new Promise<string>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      out += chunk;
+      const match = /listening on http:\/\/localhost:(\d+)\//.exec(out);
+      if (match) resolve(match[1]!);
+    });
+  });
+  return { child, base: `http://127.0.0.1:${port}`, out };
+}
 
 /** A free port on 127.0.0.1 (closed again before it is used). */
 async function freePort(): Promise<number> {
