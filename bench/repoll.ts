@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/repoll.ts [--rounds=6] [--seconds=3] [--conns=150] [--batch=16] [--base=DIR[,DIR…]]`:
+ * `npx tsx bench/repoll.ts [--demo] [--publish] [--default-heap] [--rounds=6] [--seconds=3] [--conns=150] [--batch=16] [--spread=1] [--base=DIR[,DIR…]]`:
  * the long-poll re-poll path alone — a poller coming back with a cursor
  * for which a batch is ready — in server CPU per response.
  *
@@ -23,7 +23,14 @@
 import { spawn } from 'node:child_process';
 import { basename, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { collect, getRequest, type HttpConnection, openMany, publish } from './lib/http-client.js';
+import {
+  collect,
+  getRequest,
+  type HttpConnection,
+  openMany,
+  postRequest,
+  publish,
+} from './lib/http-client.js';
 import { benchLock } from './lib/lock.js';
 import { Child } from './lib/proc.js';
 import { SERVER_NODE_FLAGS } from './scenarios/common.js';
@@ -43,29 +50,71 @@ const rounds = flag('rounds', 6);
 const seconds = flag('seconds', 3);
 const conns = flag('conns', 150);
 const batch = flag('batch', 16);
+/** `--spread=K`: connections ask from K different cursors (batches of batch … batch+K-1). */
+const spread = flag('spread', 1);
+if (batch + spread > 99) throw new Error('--batch plus --spread must stay under 100');
 const bases = (flag('base') ?? '').split(',').filter((dir) => dir !== '');
 const here = fileURLToPath(new URL('.', import.meta.url));
 
 interface Side {
   readonly name: string;
   readonly script: string;
+  /** Node arguments before the script (the loader or the demo's control preload). */
+  readonly preload: readonly string[];
+  readonly env?: Readonly<Record<string, string>>;
 }
 
-const sides: Side[] = [
-  { name: 'raw', script: resolve(here, 'servers/raw-longpoll.ts') },
-  ...bases.map((dir) => ({
-    name: basename(resolve(dir)),
-    script: resolve(dir, 'bench/servers/comet.ts'),
-  })),
-  { name: 'koa-comet', script: resolve(here, 'servers/comet.ts') },
-];
+const TSX = ['--import', 'tsx'];
+
+/**
+ * `--demo`: the compiled demo (as `npm run bench` measures it, from
+ * `build/bench/` of each checkout, compiled first with
+ * `npx tsc -p tsconfig.bench.json`) against the compiled raw server.
+ */
+function demoSide(name: string, root: string): Side {
+  const build = resolve(root, 'build/bench');
+  return {
+    name,
+    script: resolve(build, 'examples/chat/server.js'),
+    preload: ['--import', resolve(build, 'bench/servers/demo-control.js')],
+    env: { PORT: '0', HOST: '127.0.0.1' },
+  };
+}
+
+const demo = process.argv.includes('--demo');
+/** `--default-heap`: V8's own heap sizes, not the bench's pinned young generation. */
+const defaultHeap = process.argv.includes('--default-heap');
+/** `--publish`: every request is a publish (POST) to a room nobody listens to, not a re-poll. */
+const publishing = process.argv.includes('--publish');
+const root = resolve(here, '..');
+const sides: Side[] = demo
+  ? [
+      {
+        name: 'raw',
+        script: resolve(root, 'build/bench/bench/servers/raw-longpoll.js'),
+        preload: [],
+      },
+      ...bases.map((dir) => demoSide(basename(resolve(dir)), resolve(dir))),
+      demoSide('koa-comet', root),
+    ]
+  : [
+      { name: 'raw', script: resolve(here, 'servers/raw-longpoll.ts'), preload: TSX },
+      ...bases.map((dir) => ({
+        name: basename(resolve(dir)),
+        script: resolve(dir, 'bench/servers/comet.ts'),
+        preload: TSX,
+      })),
+      { name: 'koa-comet', script: resolve(here, 'servers/comet.ts'), preload: TSX },
+    ];
 
 /** Starts a server pinned to core 0, as `npm run bench` starts them. */
 async function startServer(side: Side) {
-  const argv = ['--expose-gc', ...SERVER_NODE_FLAGS, '--import', 'tsx', side.script];
+  const heap = defaultHeap ? [] : SERVER_NODE_FLAGS;
+  const argv = ['--expose-gc', ...heap, ...side.preload, side.script];
   const proc = spawn('taskset', ['-c', '0', process.execPath, ...argv], {
     cwd: resolve(side.script, '../../..'),
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    env: { ...process.env, ...side.env },
+    stdio: ['ignore', demo ? 'ignore' : 'inherit', 'inherit', 'ipc'],
   });
   const child = new Child(proc, side.name);
   const ready = await child.next('ready', 60_000);
@@ -81,20 +130,34 @@ async function load(server: Server) {
   for (let seq = 0; seq < 100; seq++) {
     ids.push(await publish(pub, 'repoll', { seq, text: 'a message of a typical chat size' }));
   }
-  const cursor = encodeURIComponent(ids[ids.length - 1 - batch]!);
-  const request = getRequest(`/rooms/repoll/messages?cursor=${cursor}&timeout=30`);
+  // Connection i asks from `batch + i % spread` messages behind the head.
+  const requestOf = (i: number) => {
+    if (publishing) {
+      const json = '{"seq":0,"text":"a message of a typical chat size"}';
+      return { request: postRequest('/rooms/repoll/messages', json), expect: '"id":' };
+    }
+    const behind = batch + (i % spread);
+    const cursor = encodeURIComponent(ids[ids.length - 1 - behind]!);
+    return {
+      request: getRequest(`/rooms/repoll/messages?cursor=${cursor}&timeout=30`),
+      expect: `"seq":${99 - behind + 1}`,
+    };
+  };
   const state = { responses: 0, errors: 0, running: true };
-  const loop = (c: HttpConnection): void =>
+  const loop = (c: HttpConnection, request: string, expect: string): void =>
     c.send(
       request,
       collect((status, body) => {
-        if (status !== 200 || !body.includes(`"seq":${99 - batch + 1}`)) state.errors++;
+        if (status < 200 || status > 299 || !body.includes(expect)) state.errors++;
         state.responses++;
-        if (state.running) loop(c);
+        if (state.running) loop(c, request, expect);
       }),
     );
   const all = await openMany(server.port, conns);
-  for (const c of all) loop(c);
+  all.forEach((c, i) => {
+    const { request, expect } = requestOf(i);
+    loop(c, request, expect);
+  });
   const close = (): void => {
     for (const c of [pub, ...all]) c.close();
   };
