@@ -31,6 +31,7 @@ import type Router from '@koa/router';
 import type { RouterContext } from '@koa/router';
 import type Koa from 'koa';
 import type { Context } from 'koa';
+import { endWithBody } from '../lib/wire/batch-transport.js';
 import type { AttachableServer } from './servers.js';
 
 // ---------------------------------------------------------------------------
@@ -210,9 +211,9 @@ export interface RouteMatch {
   readonly params: Record<string, string>;
 }
 
-/** The first GET route of `router` matching `path` (a pathname), if any. */
-export function matchRoute(router: Router, path: string): RouteMatch | undefined {
-  const layer = router.match(path, 'GET').pathAndMethod[0];
+/** The first `method` (default GET) route of `router` matching `path` (a pathname), if any. */
+export function matchRoute(router: Router, path: string, method = 'GET'): RouteMatch | undefined {
+  const layer = router.match(path, method).pathAndMethod[0];
   const handler = layer?.stack[0];
   if (layer === undefined || handler === undefined) return undefined;
   return {
@@ -280,7 +281,7 @@ export function respondLikeKoa(ctx: Context): void {
   }
   const bytes = typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body);
   ctx.length = Buffer.byteLength(bytes);
-  res.end(bytes);
+  endWithBody(res, bytes);
 }
 
 type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
