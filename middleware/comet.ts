@@ -20,6 +20,7 @@ import { type Authorize, type CometRoute, type RouteDefinition, routesOf } from 
 import { attachDirect } from './direct.js';
 import { checkKoaVersions, matchRoute } from './koa-adapter.js';
 import { type MetricsOptions, registerMetrics } from './metrics.js';
+import { publishHandler } from './publish-route.js';
 import { renderError } from './render-error.js';
 import type { RouteServices } from './route-services.js';
 import { type AttachableServer, type ServerCloser, trackServer } from './servers.js';
@@ -187,6 +188,22 @@ export function comet(options: CometOptions): CometMiddleware {
     : undefined;
   // `direct: true` does nothing until attach(server, app): say so once.
   let directUnattached = options.direct === true;
+  // Every decorated route is a GET, so a POST (the app's publish route,
+  // say) skips the router's host check, path matching and compose: about
+  // 4 µs of a publish. An app may add routes or middleware to `push.router`
+  // at any time, so the check is redone whenever its stack grows.
+  let stackSize = -1;
+  let onlyGets = true;
+  const getOnly = (): boolean => {
+    if (router.stack.length !== stackSize) {
+      stackSize = router.stack.length;
+      onlyGets = router.stack.every(
+        (layer) =>
+          layer.methods.length > 0 && layer.methods.every((m) => m === 'GET' || m === 'HEAD'),
+      );
+    }
+    return onlyGets;
+  };
 
   const middleware = (async (ctx: Context, next: Next) => {
     (ctx as Context & { [kHost]?: AsyncHost })[kHost] = host;
@@ -196,7 +213,9 @@ export function comet(options: CometOptions): CometMiddleware {
     try {
       if (directUnattached && ctx.method === 'GET') warnDirectUnattached(ctx.path);
       if (cors.apply(ctx)) return;
-      await routes(ctx as RouterContext, downstream ? () => downstream(ctx, next) : next);
+      if (ctx.method === 'GET' || ctx.method === 'HEAD' || !getOnly()) {
+        await routes(ctx as RouterContext, downstream ? () => downstream(ctx, next) : next);
+      } else await (downstream ? downstream(ctx, next) : next());
       const held = heldUntilComplete(ctx);
       if (held) await held;
       if (jsonNotFound && ctx.respond !== false && ctx.status === 404 && ctx.body == null) {
@@ -279,7 +298,11 @@ function buildRouter(options: CometOptions, services: RouteServices) {
   const upgrades = new Map<unknown, StreamUpgrade>();
   for (const [instance, route] of declaredRoutes(options)) {
     const channelsOf = channelResolver(instance, route, options.authorize);
-    if (route.kind !== 'stream') {
+    if (route.kind === 'publish') {
+      const handler = publishHandler(options.bus, route.options, channelsOf);
+      router.post(route.path, handler);
+      direct.post(route.path, handler);
+    } else if (route.kind !== 'stream') {
       const handler =
         route.kind === 'poll'
           ? pollHandler(services, route.options, channelsOf)

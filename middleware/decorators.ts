@@ -1,8 +1,9 @@
 /**
- * `@poll`, `@longpoll` and `@stream`: TC39 standard method decorators that
- * declare comet routes on a controller class. A decorated method receives
- * the Koa context and returns the channel (or channels) the request
- * follows, or throws to refuse (`ctx.throw(401)` / `ctx.throw(403)`).
+ * `@poll`, `@longpoll`, `@stream` and `@publish`: TC39 standard method
+ * decorators that declare comet routes on a controller class. A decorated
+ * method receives the Koa context and returns the channel (or channels) the
+ * request follows — for `@publish`, the one channel it publishes to — or
+ * throws to refuse (`ctx.throw(401)` / `ctx.throw(403)`).
  *
  * Plain JavaScript (no decorators on Node 20 without a compiler) calls the
  * same functions with the handler as the last argument, the way
@@ -98,11 +99,20 @@ export interface StreamOptions extends RouteOptions {
   publish?: StreamPublishOptions;
 }
 
+/** Options of `@publish`. */
+export interface PublishRouteOptions {
+  /** A per-route authorisation hook, run after the handler chose the channel. */
+  authorize?: Authorize;
+  /** Largest accepted body in bytes. Default 65,536 (64 KiB). */
+  limit?: number;
+}
+
 /** One declared route, as read back by the middleware. */
 export type RouteDefinition =
   | { kind: 'poll'; path: string; key: string | symbol; options: PollOptions }
   | { kind: 'longpoll'; path: string; key: string | symbol; options: LongPollOptions }
-  | { kind: 'stream'; path: string; key: string | symbol; options: StreamOptions };
+  | { kind: 'stream'; path: string; key: string | symbol; options: StreamOptions }
+  | { kind: 'publish'; path: string; key: string | symbol; options: PublishRouteOptions };
 
 const kRoutes = Symbol.for('koa-comet.routes');
 
@@ -117,7 +127,7 @@ function record(metadata: DecoratorMetadataObject | undefined, route: RouteDefin
   else meta[kRoutes] = [...((meta[kRoutes] as RouteDefinition[] | undefined) ?? []), route];
 }
 
-/** What `@poll(path)`, `@longpoll(path)` and `@stream(path)` return. */
+/** What `@poll(path)`, `@longpoll(path)`, `@stream(path)` and `@publish(path)` return. */
 export type RouteDecorator = <This>(
   method: (this: This, ctx: RouterContext) => Channels | PromiseLike<Channels>,
   context: ClassMethodDecoratorContext<This>,
@@ -144,6 +154,12 @@ export type CometRoute =
       readonly kind: 'stream';
       readonly path: string;
       readonly options: StreamOptions;
+      readonly handler: ChannelHandler;
+    }
+  | {
+      readonly kind: 'publish';
+      readonly path: string;
+      readonly options: PublishRouteOptions;
       readonly handler: ChannelHandler;
     };
 
@@ -257,6 +273,40 @@ export function stream(
   handler?: ChannelHandler,
 ): RouteDecorator | CometRoute {
   return declare('stream', path, options, handler);
+}
+
+/**
+ * Declares a publish route: `POST` a JSON body to it and it is published to
+ * the channel the handler returns (one channel), answered `201 {"id"}`.
+ * The handler and the `authorize` hooks run before the body is read, so a
+ * refused client never uploads it; the body then gets the checks of
+ * `readJsonBody` (413 past `limit`, 415 not JSON, 400 malformed), and
+ * an `Idempotency-Key` header makes a retried publish store once.
+ * It may share its path with a `@longpoll` or `@stream` route (GET follows,
+ * POST publishes), and is answered by direct dispatch like them.
+ * @example
+ * ```ts
+ * class Rooms {
+ *   @publish('/rooms/:room/messages')
+ *   post(ctx: RouterContext) { return `room:${ctx.params.room}`; }
+ * }
+ * // Plain JavaScript: the handler last, the route into comet({ routes }).
+ * const route = publish('/rooms/:room/messages', (ctx) => `room:${ctx.params.room}`);
+ * ```
+ */
+export function publish(path: string, options?: PublishRouteOptions): RouteDecorator;
+export function publish(path: string, handler: ChannelHandler): CometRoute;
+export function publish(
+  path: string,
+  options: PublishRouteOptions,
+  handler: ChannelHandler,
+): CometRoute;
+export function publish(
+  path: string,
+  options?: PublishRouteOptions | ChannelHandler,
+  handler?: ChannelHandler,
+): RouteDecorator | CometRoute {
+  return declare('publish', path, options, handler);
 }
 
 /** The routes declared on a controller class (or on an instance's class). */

@@ -1,8 +1,8 @@
 /**
  * Direct dispatch (`comet({ direct })`, see CometOptions): `@poll` and
- * `@longpoll` GET requests are answered from the http server's request
- * listener, before Koa's middleware stack — the way socket.io's engine
- * answers its own path before Express or Koa sees it.
+ * `@longpoll` GET requests and `@publish` POST requests are answered from
+ * the http server's request listener, before Koa's middleware stack — the
+ * way socket.io's engine answers its own path before Express or Koa sees it.
  *
  * What a route gets stays the same: a Koa context made by the app
  * (`app.createContext`, so `ctx.params`, `ctx.query`, `ctx.get()`,
@@ -30,7 +30,7 @@ import { renderError } from './render-error.js';
 import type { AttachableServer } from './servers.js';
 
 /**
- * A decorated GET route's handler, as mounted on the router.
+ * A decorated GET (or `@publish` POST) route's handler, as mounted on the router.
  *
  * On HTTP/2 (`http2.createSecureServer`, `http2.createServer`) the listener
  * is handed Node's compatibility `Http2ServerRequest` / `Http2ServerResponse`,
@@ -41,7 +41,7 @@ type RouteHandler = (ctx: RouterContext) => void | Promise<void>;
 
 /**
  * Puts the direct dispatcher in front of `server`'s request listeners:
- * a GET matching one of `router`'s routes is answered here, anything else
+ * a GET or POST matching one of `router`'s routes is answered here, anything else
  * goes on to the listeners the server had (the Koa app).
  * @throws CometError `COMET_ERR_OPTIONS_INVALID` when the server has no
  * request listener yet (attach after `app.listen()` / `createServer(app.callback())`).
@@ -54,7 +54,10 @@ export function attachDirect(
   meters?: Meters,
 ): void {
   const serve = directServer(app, router, cors, meters);
-  const attached = interceptRequests(server, (req, res) => req.method === 'GET' && serve(req, res));
+  const attached = interceptRequests(
+    server,
+    (req, res) => (req.method === 'GET' || req.method === 'POST') && serve(req, res),
+  );
   if (!attached) {
     throw new CometError(
       'COMET_ERR_OPTIONS_INVALID',
@@ -74,12 +77,14 @@ function directServer(app: Koa, router: Router, cors: CorsPolicy, meters: Meters
   // path's match (or miss) is the same every time: pollers of one room ask
   // for the same path with every poll. Bounded: a flood of distinct paths
   // only restarts it.
-  const routes = new Map<string, RouteMatch | null>();
-  const matchOf = (path: string): RouteMatch | null => {
-    if (path.length > ROUTE_CACHE_PATH) return matchRoute(router, path) ?? null;
+  const gets = new Map<string, RouteMatch | null>();
+  const posts = new Map<string, RouteMatch | null>();
+  const matchOf = (path: string, method: string): RouteMatch | null => {
+    if (path.length > ROUTE_CACHE_PATH) return matchRoute(router, path, method) ?? null;
+    const routes = method === 'GET' ? gets : posts;
     let match = routes.get(path);
     if (match === undefined) {
-      match = matchRoute(router, path) ?? null;
+      match = matchRoute(router, path, method) ?? null;
       if (routes.size >= ROUTE_CACHE_SIZE) routes.clear();
       routes.set(path, match);
     }
@@ -91,7 +96,7 @@ function directServer(app: Koa, router: Router, cors: CorsPolicy, meters: Meters
     if (url.charCodeAt(0) !== 47 /* / */) return false;
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);
-    const match = matchOf(path);
+    const match = matchOf(path, req.method ?? 'GET');
     if (match === null) return false;
     const handler = match.handler as RouteHandler;
     // Each request gets its own params object: a handler may change it.

@@ -1,10 +1,11 @@
 /**
  * Tutorial step 2: a POST route that publishes what it receives, next to
- * the step-1 long-poll route.
+ * the step-1 long-poll route — written by hand (`start`), then as a
+ * `@publish` route (`startDecorated`).
  */
-import Router from '@koa/router';
+import Router, { type RouterContext } from '@koa/router';
 import Koa from 'koa';
-import { comet, createMemoryBus, readJsonBody } from '../../index.js';
+import { comet, createMemoryBus, longpoll, publish, readJsonBody } from '../../index.js';
 import { Chat } from './01-first-longpoll.js';
 import { listenExample } from './support/listen.js';
 
@@ -30,5 +31,30 @@ export async function start(port = 0) {
   app.use(router.routes());
   // #endregion publish
 
+  return listenExample(app, push, bus, port);
+}
+
+// #region decorated
+class Room {
+  @longpoll('/rooms/:room/messages')
+  messages(ctx: RouterContext) {
+    return `room:${ctx.params.room}`;
+  }
+
+  // POST /rooms/lobby/messages → 201 {"id"}: the same checks, limits and
+  // Idempotency-Key as the route above, answered before Koa's stack.
+  @publish('/rooms/:room/messages')
+  post(ctx: RouterContext) {
+    return `room:${ctx.params.room}`;
+  }
+}
+// #endregion decorated
+
+/** Starts the step-2 app with the `@publish` route instead of the hand-written one. */
+export async function startDecorated(port = 0) {
+  const bus = createMemoryBus();
+  const app = new Koa();
+  const push = comet({ bus, controllers: [Room] });
+  app.use(push);
   return listenExample(app, push, bus, port);
 }

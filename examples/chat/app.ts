@@ -16,7 +16,7 @@ import {
   longpoll,
   type MetricsRegistry,
   poll,
-  readJsonBody,
+  publish,
   stream,
 } from '../../index.js';
 
@@ -32,6 +32,13 @@ function room(ctx: RouterContext): string {
 export class Rooms {
   @longpoll('/rooms/:room/messages')
   messages(ctx: RouterContext) {
+    return room(ctx);
+  }
+
+  // POST a JSON body here to publish it to the room (201 {"id"}); 64 KiB
+  // at most, and a retry with the same Idempotency-Key stores it once.
+  @publish('/rooms/:room/messages')
+  post(ctx: RouterContext) {
     return room(ctx);
   }
 
@@ -78,16 +85,6 @@ export function createChatApp(options: ChatAppOptions): { app: Koa; push: CometM
     ...(options.metrics ? { metrics: { registry: options.metrics } } : {}),
   });
   const router = new Router();
-  router.post('/rooms/:room/messages', async (ctx) => {
-    const channel = room(ctx);
-    const data = await readJsonBody(ctx, { limit: 65_536 });
-    // A client retrying a publish that failed (a 503 after a timeout may still
-    // have been stored) sends the same key: the message is stored once.
-    const idempotencyKey = ctx.get('Idempotency-Key') || undefined;
-    const message = await options.bus.publish(channel, data, { idempotencyKey });
-    ctx.status = 201;
-    ctx.body = { id: message.id };
-  });
   // The demo page (public/index.html); read per request so edits show on reload.
   router.get('/', async (ctx) => {
     ctx.type = 'html';

@@ -94,8 +94,11 @@ describe('01 first long-poll', () => {
 });
 
 describe('02 publishing', () => {
-  it('a POSTed message reaches a held long-poll', async () => {
-    const app = await started(publishing.start());
+  it.each([
+    ['by hand', publishing.start],
+    ['with @publish', publishing.startDecorated],
+  ])('a POSTed message reaches a held long-poll (%s)', async (_label, start) => {
+    const app = await started(start());
     const { cursor } = await app.bus.read('room:lobby');
     const held = fetch(`${app.url}/rooms/lobby/messages?cursor=${cursor}`).then((r) => r.json());
     const posted = await fetch(`${app.url}/rooms/lobby/messages`, json({ text: 'hi' }));

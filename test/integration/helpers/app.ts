@@ -1,7 +1,7 @@
 /**
  * The integration tests' own small app: the same routes as the demo chat
  * (examples/chat/app.ts) — rooms followed by long-poll, poll and stream,
- * `POST /rooms/:room/messages`, `/health`, `/ready`, `/status`, `/metrics` —
+ * `POST /rooms/:room/messages` (`@publish`), `/health`, `/ready`, `/status`, `/metrics` —
  * built here so a change to the demo does not move the tests. The tests
  * that check the demo itself (its page, its process) still run the demo.
  */
@@ -17,7 +17,7 @@ import {
   longpoll,
   type MetricsRegistry,
   poll,
-  readJsonBody,
+  publish,
   stream,
 } from '../../../index.js';
 
@@ -34,6 +34,11 @@ function room(ctx: RouterContext): string {
 export class TestRooms {
   @longpoll('/rooms/:room/messages')
   messages(ctx: RouterContext) {
+    return room(ctx);
+  }
+
+  @publish('/rooms/:room/messages')
+  post(ctx: RouterContext) {
     return room(ctx);
   }
 
@@ -70,14 +75,6 @@ export function createTestApp(options: TestAppOptions): { app: Koa; push: CometM
     ...(options.metrics ? { metrics: { registry: options.metrics } } : {}),
   });
   const router = new Router();
-  router.post('/rooms/:room/messages', async (ctx) => {
-    const channel = room(ctx);
-    const data = await readJsonBody(ctx, { limit: 65_536 });
-    const idempotencyKey = ctx.get('Idempotency-Key') || undefined;
-    const message = await bus.publish(channel, data, { idempotencyKey });
-    ctx.status = 201;
-    ctx.body = { id: message.id };
-  });
   router.get('/health', (ctx) => {
     const state = bus.state?.() ?? { status: 'ready' };
     ctx.body = {
