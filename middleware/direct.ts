@@ -90,13 +90,36 @@ function directServer(app: Koa, router: Router, cors: CorsPolicy, meters: Meters
     }
     return match;
   };
+  // The last GET path answered: pollers of one room come back with the same
+  // path, compared in place here (no slice, no hash of a fresh string).
+  let lastPath = '';
+  let lastMatch: RouteMatch | null = null;
+  const getMatch = (url: string): RouteMatch | null => {
+    const end = lastPath.length;
+    if (
+      end > 0 &&
+      url.startsWith(lastPath) &&
+      (url.length === end || url.charCodeAt(end) === 63) /* ? */
+    ) {
+      return lastMatch;
+    }
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const match = matchOf(path, 'GET');
+    lastPath = path.length <= ROUTE_CACHE_PATH ? path : '';
+    lastMatch = match;
+    return match;
+  };
   return (req: IncomingMessage, res: ServerResponse): boolean => {
     const url = req.url ?? '';
     // Origin-form only; anything unusual goes through Koa.
     if (url.charCodeAt(0) !== 47 /* / */) return false;
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
-    const match = matchOf(path, req.method ?? 'GET');
+    let match: RouteMatch | null;
+    if (req.method === 'GET') match = getMatch(url);
+    else {
+      const q = url.indexOf('?');
+      match = matchOf(q === -1 ? url : url.slice(0, q), 'POST');
+    }
     if (match === null) return false;
     const handler = match.handler as RouteHandler;
     // Each request gets its own params object: a handler may change it.

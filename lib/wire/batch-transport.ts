@@ -28,6 +28,11 @@ export interface BatchTransport {
   /** The same headers as `[name, value, name, value, …]`, for one `writeHead`. */
   readonly headerList: readonly string[];
   /**
+   * The header list plus a `Content-Length` slot that {@link writeBatch}
+   * fills before each `writeHead` (which reads it at once): one per transport.
+   */
+  readonly headWithLength: string[];
+  /**
    * The body text for a batch's JSON text. `variant` is the JSONP callback
    * name, `''` for the others.
    */
@@ -59,7 +64,7 @@ export function writeBatch(
   // setHeader bookkeeping). writeHead stores the head at once, so the
   // length goes in it too (else Node would answer chunked); it reads the
   // list synchronously, so one list per transport is reused.
-  const head = headWithLength(transport);
+  const head = transport.headWithLength;
   head[head.length - 1] = String(length);
   res.writeHead(200, head);
   endWithBody(res, body);
@@ -85,18 +90,6 @@ export function endWithBody(res: ServerResponse, body: Buffer | string): void {
   } else res.end(body);
 }
 
-const heads = new WeakMap<BatchTransport, string[]>();
-
-/** The transport's header list plus a `Content-Length` slot, one per transport. */
-function headWithLength(transport: BatchTransport): string[] {
-  let head = heads.get(transport);
-  if (head === undefined) {
-    head = [...transport.headerList, 'Content-Length', ''];
-    heads.set(transport, head);
-  }
-  return head;
-}
-
 /**
  * Defines a batch transport from its name, headers and body text (the flat
  * header list, the media type and the byte encoder are derived here).
@@ -114,6 +107,7 @@ export function defineBatchTransport(
     requestVariant,
     headers,
     headerList: Object.entries(headers).flat(),
+    headWithLength: [...Object.entries(headers).flat(), 'Content-Length', ''],
     text,
     encode: (batchJson, variant) => Buffer.from(text(batchJson, variant)),
   };
