@@ -61,9 +61,9 @@ export interface CometOptions {
    */
   channelLinger?: number;
   /**
-   * Answer `@poll` and `@longpoll` requests from the http server's request
-   * listener, before Koa's middleware stack (needs `attach(server, app)`):
-   * about a fifth less CPU per re-poll. `true`: always, and middleware
+   * Answer `@poll`, `@longpoll` and `@stream` GETs and `@publish` POSTs
+   * from the http server's request listener, before Koa's middleware stack
+   * (needs `attach(server, app)`): about a fifth less CPU per re-poll. `true`: always, and middleware
    * mounted before `comet()` does not run for them (`ctx.state` starts
    * empty; use `authorize`). `'auto'` (default): only when `comet()` is the
    * app's first middleware, where nothing is skipped. `false`: never.
@@ -293,7 +293,7 @@ function statsOf(hub: Hub, bus: Bus, contexts: number): CometStats {
 
 function buildRouter(options: CometOptions, services: RouteServices) {
   const router = new Router(options.prefix ? { prefix: options.prefix } : {});
-  // The batch routes again, for direct dispatch (see direct.ts).
+  // The GET and publish routes again, for direct dispatch (see direct.ts).
   const direct = new Router(options.prefix ? { prefix: options.prefix } : {});
   const upgrades = new Map<unknown, StreamUpgrade>();
   for (const [instance, route] of declaredRoutes(options)) {
@@ -312,6 +312,7 @@ function buildRouter(options: CometOptions, services: RouteServices) {
     } else {
       const handler = streamHandler(services, route.options, channelsOf);
       router.get(route.path, handler);
+      direct.get(route.path, handler);
       const upgrade = streamUpgradeHandler(services, route.options, channelsOf);
       if (upgrade) upgrades.set(handler, upgrade);
     }

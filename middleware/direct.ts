@@ -1,8 +1,9 @@
 /**
- * Direct dispatch (`comet({ direct })`, see CometOptions): `@poll` and
- * `@longpoll` GET requests and `@publish` POST requests are answered from
- * the http server's request listener, before Koa's middleware stack — the
- * way socket.io's engine answers its own path before Express or Koa sees it.
+ * Direct dispatch (`comet({ direct })`, see CometOptions): `@poll`,
+ * `@longpoll` and `@stream` GET requests and `@publish` POST requests are
+ * answered from the http server's request listener, before Koa's
+ * middleware stack — the way socket.io's engine answers its own path
+ * before Express or Koa sees it.
  *
  * What a route gets stays the same: a Koa context made by the app
  * (`app.createContext`, so `ctx.params`, `ctx.query`, `ctx.get()`,

@@ -1,6 +1,6 @@
 /**
- * Tutorial step 14: direct dispatch. Decorated `@longpoll` / `@poll` GETs
- * are answered before the app's middleware runs, so a route reads what it
+ * Tutorial step 14: direct dispatch. Decorated `@longpoll` / `@poll` /
+ * `@stream` GETs are answered before the app's middleware runs, so a route reads what it
  * needs from the request itself.
  */
 

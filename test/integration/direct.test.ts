@@ -8,7 +8,8 @@ import { createServer } from 'node:http';
 import type { RouterContext } from '@koa/router';
 import Koa from 'koa';
 import { afterEach, describe, expect, it } from 'vitest';
-import { comet, createMemoryBus, longpoll, poll } from '../../index.js';
+import { comet, createMemoryBus, longpoll, poll, stream } from '../../index.js';
+import { readUntil } from './helpers/read-stream.js';
 import {
   closeAll,
   expectError,
@@ -51,6 +52,12 @@ class Feed {
 
   @poll('/feeds/:feed/unread')
   unread(ctx: RouterContext) {
+    return `feed:${ctx.params['feed']}`;
+  }
+
+  @stream('/feeds/:feed/live', { transports: ['sse'] })
+  live(ctx: RouterContext) {
+    if (ctx.params['feed'] === 'secret') ctx.throw(401, 'Sign in first');
     return `feed:${ctx.params['feed']}`;
   }
 }
@@ -103,6 +110,22 @@ describe('direct dispatch', () => {
     const other = await fetch(`${s.base}/api/nothing`);
     await expectError(other, 404, 'COMET_ERR_ROUTE_NOT_FOUND');
     expect(s.upstream).toEqual(['/api/nothing']);
+  });
+
+  it('opens a stream before the middleware in front of comet(), with its errors coded', async () => {
+    for (const direct of [true, false]) {
+      const s = await start(direct);
+      const res = await fetch(`${s.base}/api/feeds/f/live`);
+      expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+      await expect.poll(() => s.push.stats().streams['sse']).toBe(1);
+      await s.bus.publish('feed:f', { n: 1 });
+      const text = await readUntil(res.body ?? expect.fail('no body'), (t) => t.includes('"n":1'));
+      expect(text).toContain('data: {"id":');
+      const refused = await fetch(`${s.base}/api/feeds/secret/live`);
+      await expectError(refused, 401, 'COMET_ERR_AUTH_UNAUTHORIZED');
+      expect(s.upstream).toEqual(direct ? [] : ['/api/feeds/f/live', '/api/feeds/secret/live']);
+      await closeAll();
+    }
   });
 
   it('without direct, the same route runs behind the app middleware', async () => {
