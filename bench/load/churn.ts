@@ -24,6 +24,10 @@ const counter = { measureFrom: Number.POSITIVE_INFINITY, deliveries: 0, response
 
 class Poller {
   readonly counts = new Uint8Array(cfg.total);
+  /** Seqs this poller was told it missed: skipped by a gap answer (history overrun). */
+  readonly skipped = new Uint8Array(cfg.total);
+  /** The last seq before a gap answer, until the next message shows where it resumed. */
+  gapFrom: number | undefined;
   last = -1;
   outOfOrder = 0;
   gaps = 0;
@@ -50,6 +54,11 @@ class Poller {
     }
     seen.length = 0;
     seqsIn(body, seen);
+    const first = seen[0];
+    if (this.gapFrom !== undefined && first !== undefined) {
+      for (let seq = this.gapFrom + 1; seq < first && seq < cfg.total; seq++) this.skipped[seq] = 1;
+      this.gapFrom = undefined;
+    }
     for (const seq of seen) {
       if (seq <= this.last) this.outOfOrder++;
       this.last = seq;
@@ -57,27 +66,39 @@ class Poller {
       if (seq >= counter.measureFrom) counter.deliveries++;
     }
     if (seen.length > 0 && seen[0]! >= counter.measureFrom) counter.responses++;
-    if (body.includes('"gap":true')) this.gaps++;
+    if (body.includes('"gap":true')) {
+      this.gaps++;
+      this.gapFrom ??= this.last;
+    }
     const at = body.indexOf('"cursor":"') + 10;
     this.cursor = body.slice(at, body.indexOf('"', at));
     this.poll();
   }
 }
 
-/** Lost and duplicates over seqs [0, end): every poller must have each exactly once. */
+/**
+ * Lost and duplicates over seqs [0, end): every poller must have each
+ * exactly once, or have been told by a gap answer that it missed it (a
+ * poller that fell further behind than the history: `skipped`, not lost).
+ */
 function verdict(pollers: Poller[], end: number) {
   let lost = 0;
+  let skipped = 0;
   let duplicates = 0;
   for (const p of pollers) {
     for (let seq = 0; seq < cfg.total; seq++) {
       const c = p.counts[seq]!;
       if (c > 1) duplicates += c - 1;
-      else if (c === 0 && seq < end) lost++;
+      else if (c === 0 && seq < end) {
+        if (p.skipped[seq] === 1) skipped++;
+        else lost++;
+      }
     }
   }
   const sum = (f: (p: Poller) => number) => pollers.reduce((s, p) => s + f(p), 0);
   return {
     lost,
+    skipped,
     duplicates,
     outOfOrder: sum((p) => p.outOfOrder),
     gaps: sum((p) => p.gaps),

@@ -32,6 +32,8 @@ export interface ChurnResult extends ChurnOptions {
   readonly cpuUsPerResponse: number;
   readonly meanBatch: number;
   readonly lost: number;
+  /** Deliveries a gap answer told the poller it missed (it fell behind the history). */
+  readonly skipped: number;
   readonly duplicates: number;
   readonly outOfOrder: number;
   readonly gaps: number;
@@ -105,6 +107,7 @@ function churnResult(
     cpuUsPerResponse: cpu / n('responses'),
     meanBatch: n('deliveries') / n('responses'),
     lost: n('lost'),
+    skipped: n('skipped'),
     duplicates: n('duplicates'),
     outOfOrder: n('outOfOrder'),
     gaps: n('gaps'),
@@ -161,6 +164,7 @@ export function churnRows(r: Partial<Record<'raw' | 'comet', ChurnResult>>): Row
     row('deliveries per second', '1/s', (x) => x.deliveriesPerSec),
     row('publish rate achieved', '1/s', (x) => x.publishRate, false),
     row('lost', 'count', (x) => x.lost, false),
+    row('skipped after a gap answer (history overrun)', 'count', (x) => x.skipped, false),
     row('duplicates', 'count', (x) => x.duplicates, false),
     row('out of order / gaps / errors', 'count', (x) => x.outOfOrder + x.gaps + x.errors, false),
   ];
