@@ -7,13 +7,18 @@
  * than the last build.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SOURCES = ['lib', 'middleware', 'index.ts', 'examples/chat', 'bench', 'tsconfig.bench.json'];
-const STAMP = join(ROOT, 'build/bench/.tsbuildinfo');
+/**
+ * Written after each build here. Not `.tsbuildinfo`: a `tsc -p
+ * tsconfig.bench.json --noEmit` run (a type check) updates that file
+ * without emitting, and the next bench would then run stale JavaScript.
+ */
+const STAMP = join(ROOT, 'build/bench/.compiled');
 
 /** The newest modification time (ms) of any `.ts` file (or the file itself) under `path`. */
 function newest(path: string): number {
@@ -42,5 +47,6 @@ export function compileBench(log: (line: string) => void): boolean {
   execFileSync(process.execPath, [tsc, '-p', join(ROOT, 'tsconfig.bench.json')], {
     stdio: 'inherit',
   });
+  writeFileSync(STAMP, `${new Date().toISOString()}\n`);
   return true;
 }
