@@ -4,7 +4,7 @@
  * message lands mid-read, shutdown during the first read of a "from now"
  * request, timeouts, read failures, and answerAtOnce.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { CometError } from '../../../lib/base/errors.js';
 import { Hub } from '../../../lib/hub/hub.js';
 import {
@@ -13,11 +13,12 @@ import {
   holdLongPoll,
   type LongPollRouteOptions,
 } from '../../../lib/longpoll/waiter.js';
-import { createTimerWheel, type TimerWheel } from '../../../lib/suspend/timer-wheel.js';
+import type { TimerWheel } from '../../../lib/suspend/timer-wheel.js';
 import { jsonpTransport } from '../../../lib/wire/jsonp.js';
 import { longPollTransport } from '../../../lib/wire/long-poll.js';
 import { FakeBus } from '../../helpers/fake-bus.js';
 import { type FakeResponse, fakeExchange } from '../../helpers/fake-http.js';
+import { withFakeWheel } from '../../helpers/fake-wheel.js';
 
 interface Batch {
   messages: { id: string; channel: string; data: unknown }[];
@@ -60,13 +61,8 @@ async function settle(): Promise<void> {
   for (let i = 0; i < 10; i++) await Promise.resolve();
 }
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  wheel = createTimerWheel();
-});
-afterEach(() => {
-  wheel.close();
-  vi.useRealTimers();
+withFakeWheel((w) => {
+  wheel = w;
 });
 
 describe('long-poll waiter on a synchronous bus', () => {

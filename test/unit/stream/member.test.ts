@@ -4,7 +4,7 @@
  * no duplicate when a live delivery repeats a backlog message, live gaps
  * before and after attach, paging, several channels, failures.
  */
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Message } from '../../../lib/bus/bus.js';
 import { Hub } from '../../../lib/hub/hub.js';
 import type {
@@ -18,9 +18,10 @@ import {
   StreamMember,
   type StreamMemberRequest,
 } from '../../../lib/stream/member.js';
-import { createTimerWheel, type TimerWheel } from '../../../lib/suspend/timer-wheel.js';
+import type { TimerWheel } from '../../../lib/suspend/timer-wheel.js';
 import { parseCursor } from '../../../lib/wire/cursor.js';
 import { FakeBus } from '../../helpers/fake-bus.js';
+import { withFakeWheel } from '../../helpers/fake-wheel.js';
 
 /** Frames as readable text: `id json` for a message, `reset cursor` for a gap. */
 const encoder: FrameEncoder = {
@@ -90,13 +91,8 @@ async function answerUntil(promise: Promise<unknown>): Promise<void> {
   }
 }
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  wheel = createTimerWheel();
-});
-afterEach(() => {
-  wheel.close();
-  vi.useRealTimers();
+withFakeWheel((w) => {
+  wheel = w;
 });
 
 describe('stream member: backlog then live', () => {

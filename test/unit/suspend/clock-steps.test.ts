@@ -6,7 +6,7 @@
  */
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createMemoryBus } from '../../../lib/bus/memory.js';
 import { Hub, type HubMember } from '../../../lib/hub/hub.js';
 import type {
@@ -16,7 +16,8 @@ import type {
 } from '../../../lib/stream/connection.js';
 import { createStreamSession } from '../../../lib/stream/session.js';
 import { startAsync } from '../../../lib/suspend/async-context.js';
-import { createTimerWheel, type TimerWheel } from '../../../lib/suspend/timer-wheel.js';
+import type { TimerWheel } from '../../../lib/suspend/timer-wheel.js';
+import { withFakeWheel } from '../../helpers/fake-wheel.js';
 
 const steps = [
   ['back 60 s', -60_000],
@@ -48,14 +49,8 @@ class FakeConnection implements StreamConnection {
 
 let wheel: TimerWheel;
 
-beforeEach(() => {
-  vi.useFakeTimers();
-  wheel = createTimerWheel();
-});
-
-afterEach(() => {
-  wheel.close();
-  vi.useRealTimers();
+withFakeWheel((w) => {
+  wheel = w;
 });
 
 describe.each(steps)('wall clock stepped %s', (_label, step) => {
