@@ -10,7 +10,6 @@
 import { createServer, Server } from 'node:http';
 import { attachFlashPolicy, createMemoryBus, createRedisBus } from '../../index.js';
 import { createChatApp } from './app.js';
-import { createHttpsServer, selfSignedCertificate } from './https.js';
 
 const port = Number(process.env.PORT ?? 3000);
 const host = process.env.HOST ?? '127.0.0.1';
@@ -33,9 +32,9 @@ const { app, push } = createChatApp({
   ...(metrics ? { metrics } : {}),
 });
 const https = process.env.HTTPS === '1';
-const server = https
-  ? createHttpsServer(app, await selfSignedCertificate())
-  : createServer(app.callback());
+// Only HTTPS=1 loads the certificate maker (selfsigned and its ASN.1 stack):
+// a plain start does not carry it in memory.
+const server = https ? await startTls() : createServer(app.callback());
 server.listen(port, host, () => {
   const address = server.address();
   const actual = typeof address === 'object' && address ? address.port : port;
@@ -58,6 +57,11 @@ push.attach(server, app);
 if (server instanceof Server) {
   const domains = (process.env.FLASH_DOMAINS ?? 'localhost').split(',').filter(Boolean);
   attachFlashPolicy(server, { domains });
+}
+
+async function startTls() {
+  const { createHttpsServer, selfSignedCertificate } = await import('./https.js');
+  return createHttpsServer(app, await selfSignedCertificate());
 }
 
 let stopping = false;
