@@ -1,5 +1,5 @@
 /**
- * `npx tsx bench/repoll.ts [--demo] [--publish] [--default-heap] [--rounds=6] [--seconds=3] [--conns=150] [--batch=16] [--spread=1] [--base=DIR[,DIR…]]`:
+ * `npx tsx bench/repoll.ts [--demo] [--publish] [--default-heap] [--rounds=6] [--seconds=3] [--conns=150] [--batch=16] [--spread=1] [--base=DIR[,DIR…]] [--server-flags="…"]`:
  * the long-poll re-poll path alone — a poller coming back with a cursor
  * for which a batch is ready — in server CPU per response.
  *
@@ -86,6 +86,8 @@ const demo = process.argv.includes('--demo');
 const defaultHeap = process.argv.includes('--default-heap');
 /** `--publish`: every request is a publish (POST) to a room nobody listens to, not a re-poll. */
 const publishing = process.argv.includes('--publish');
+/** `--server-flags="--cpu-prof …"`: extra node flags for every server (diagnostics). */
+const serverFlags = (flag('server-flags') ?? '').split(/\s+/).filter((f) => f !== '');
 const root = resolve(here, '..');
 const sides: Side[] = demo
   ? [
@@ -110,7 +112,7 @@ const sides: Side[] = demo
 /** Starts a server pinned to core 0, as `npm run bench` starts them. */
 async function startServer(side: Side) {
   const heap = defaultHeap ? [] : SERVER_NODE_FLAGS;
-  const argv = ['--expose-gc', ...heap, ...side.preload, side.script];
+  const argv = ['--expose-gc', ...heap, ...serverFlags, ...side.preload, side.script];
   const proc = spawn('taskset', ['-c', '0', process.execPath, ...argv], {
     cwd: resolve(side.script, '../../..'),
     env: { ...process.env, ...side.env },

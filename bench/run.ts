@@ -55,6 +55,7 @@ if (opts.browserHeaders) process.env['BENCH_BROWSER_HEADERS'] = '1';
 const group = new ProcessGroup({
   ...(opts.profile ? { profileDir: profileDir() } : {}),
   runner: opts.tsx ? 'tsx' : 'node',
+  serverFlags: opts.serverFlags,
 });
 const failures: string[] = [];
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {

@@ -65,6 +65,8 @@ export interface BenchOptions {
   readonly viaKoa: boolean;
   /** Write a V8 CPU profile of every server process (bench/results/profiles/). */
   readonly profile: boolean;
+  /** Extra node flags for every server, raw or koa-comet (diagnostics such as `--trace-gc-nvp`). */
+  readonly serverFlags: readonly string[];
 }
 
 export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [rooms] [metrics] [scale] [flags]
@@ -93,6 +95,7 @@ export const USAGE = `usage: npm run bench -- [held] [churn] [fanout] [redis] [r
   --koa-floor           long-poll scenarios: the bare Koa + @koa/router server in the framework column
   --via-koa             koa-comet column: decorated routes through Koa's middleware stack (not direct dispatch)
   --profile             write each server's V8 CPU profile to bench/results/profiles/
+  --server-flags="--trace-gc-nvp"   extra node flags for every server (both columns); their output is shown
   every flag also reads BENCH_<FLAG> from the environment, e.g. BENCH_HELD_N=5000`;
 
 function flag(flags: Map<string, string>, name: string, fallback: string): string {
@@ -179,5 +182,6 @@ export function parseArgs(argv: readonly string[]): BenchOptions {
     koaFloor: flag(flags, 'koa-floor', 'false') === 'true',
     viaKoa: flag(flags, 'via-koa', 'false') === 'true',
     profile: flag(flags, 'profile', 'false') === 'true',
+    serverFlags: flag(flags, 'server-flags', '').split(/\s+/).filter(Boolean),
   };
 }

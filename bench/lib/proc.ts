@@ -160,6 +160,8 @@ export interface ProcessGroupOptions {
   readonly profileDir?: string;
   /** `node` (default): the compiled JavaScript in build/bench; `tsx`: the sources under tsx. */
   readonly runner?: 'node' | 'tsx';
+  /** Extra node flags for every server (children started with `exposeGc`), e.g. `--trace-gc-nvp`. */
+  readonly serverFlags?: readonly string[];
 }
 
 const REPO = new URL('../../', import.meta.url);
@@ -198,6 +200,7 @@ export class ProcessGroup {
     const nodeArgs = [
       ...(options.exposeGc ? ['--expose-gc'] : []),
       ...(options.nodeFlags ?? []),
+      ...(options.exposeGc ? (this.options.serverFlags ?? []) : []),
       ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []),
       ...(this.runner === 'tsx' ? ['--import', 'tsx'] : []),
       ...(preload ? ['--import', pathToFileURL(preload).href] : []),
@@ -209,7 +212,9 @@ export class ProcessGroup {
       ? ['taskset', ['-c', String(options.core), process.execPath, ...argv]]
       : [process.execPath, argv];
     const env = options.env ? { ...process.env, ...options.env } : process.env;
-    const stdout = options.quiet ? 'ignore' : 'inherit';
+    // A server's trace output (--server-flags) is on its stdout: keep it.
+    const traced = options.exposeGc === true && (this.options.serverFlags?.length ?? 0) > 0;
+    const stdout = options.quiet && !traced ? 'ignore' : 'inherit';
     const proc = spawn(cmd, args, { env, stdio: ['ignore', stdout, 'inherit', 'ipc'] });
     const child = new Child(proc, script);
     this.#children.add(child);
