@@ -51,19 +51,31 @@ export interface Metric {
 }
 
 /**
- * V8 flags of every server, raw or framework alike: the young generation
- * is fixed at 16 MiB semi-spaces, the size V8 grows it to under these loads
- * (its default maximum on this machine), instead of growing into it during
- * the run. V8 decides to allocate a kind of object straight in the old
- * generation ("pretenuring") only while the young generation is at its
- * maximum, so whether a server got there before or after its first burst
- * of held requests otherwise flips its per-request GC cost between two
- * levels, about 1.4× apart, from run to run — for the raw servers and the
- * framework alike. A long-running busy server is in the pinned state.
+ * V8 flags of every server, raw or framework alike (the `pinned` heap):
+ *
+ * - The young generation is fixed at 16 MiB semi-spaces, the size V8 grows
+ *   it to under these loads (its default maximum on this machine), instead
+ *   of growing into it during the run.
+ * - No allocation-site pretenuring. V8 decides once per allocation site,
+ *   for the life of the process, whether its objects start in the old
+ *   generation, from what the first scavenge after 100 of them finds still
+ *   alive — and only while the young generation is at its maximum, which
+ *   the fixed size makes true from the first scavenge. Whichever burst of
+ *   long-lived objects (a thousand sockets connecting, a thousand polls
+ *   parking) met that scavenge then decided Node's per-request objects for
+ *   the whole run: tenured, every short-lived request object is allocated
+ *   old and keeps what it points to alive through every scavenge. Raw
+ *   servers landed there in some runs, the demo in every run (2.5 MB
+ *   promoted per scavenge, three times raw's GC time); without the flag on
+ *   both, the ratio measured which server the decision happened to hit.
+ *   `--server-flags=--trace-gc-nvp` shows it (docs/design-decisions.md).
+ *
+ * V8's own settings are the `default` heap.
  */
 export const SERVER_NODE_FLAGS: readonly string[] = [
   '--min-semi-space-size=16',
   '--max-semi-space-size=16',
+  '--no-allocation-site-pretenuring',
 ];
 
 /**

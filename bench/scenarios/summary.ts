@@ -227,7 +227,7 @@ export function renderSummary(all: readonly HeapRuns[], comet: string): string {
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
   const fmt = (c: string[]) =>
     c.map((v, i) => (i >= 2 ? v.padStart(widths[i]!) : v.padEnd(widths[i]!))).join('  ');
-  const title = `summary: medians of interleaved runs per side (${parts.join(', ')}; every run below); heap "pinned" = --min/max-semi-space-size=16, "default" = V8's own`;
+  const title = `summary: medians of interleaved runs per side (${parts.join(', ')}; every run below); heap "pinned" = --min/max-semi-space-size=16 --no-allocation-site-pretenuring, "default" = V8's own`;
   return [title, fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(fmt)].join(
     '\n',
   );
