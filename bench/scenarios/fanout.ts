@@ -24,6 +24,10 @@ export interface FanoutResult extends FanoutOptions {
   /** RSS when the server reported ready, before its first client. */
   readonly startRss: number;
   readonly rssPerConnection: number;
+  /** The same without the young generation's growth (a bounded, one-time cost). */
+  readonly rssPerConnectionBeyondYoung: number;
+  /** V8's young generation with N streams open, bytes committed. */
+  readonly youngGenOpen: number;
   readonly heapPerConnection: number;
   readonly deliveries: number;
   readonly cpuMs: number;
@@ -72,6 +76,8 @@ export async function runFanout(
       ...opts,
       startRss: server.startRss ?? Number.NaN,
       rssPerConnection: (open.rss - idle.rss) / opts.n,
+      rssPerConnectionBeyondYoung: (open.rss - open.youngGen - (idle.rss - idle.youngGen)) / opts.n,
+      youngGenOpen: open.youngGen,
       heapPerConnection: (open.heapUsed - idle.heapUsed) / opts.n,
       deliveries: n('deliveries'),
       cpuMs: cpu / 1000,
@@ -109,6 +115,12 @@ export function fanoutRows(r: Partial<Record<'raw' | 'comet', FanoutResult>>, n:
     row('publish→receive latency p50', 'ms', (x) => x.p50Ms),
     row('publish→receive latency p99', 'ms', (x) => x.p99Ms),
     row('idle RSS per SSE connection', 'bytes', (x) => x.rssPerConnection),
+    row(
+      'idle RSS per SSE connection, young generation growth excluded',
+      'bytes',
+      (x) => x.rssPerConnectionBeyondYoung,
+    ),
+    row('V8 young generation with N streams open', 'MiB', (x) => x.youngGenOpen / 2 ** 20, false),
     row('idle V8 heap per SSE connection', 'bytes', (x) => x.heapPerConnection),
     row('closed-loop messages per second', '1/s', (x) => x.messagesPerSec, false),
     row('lost', 'count', (x) => x.lost, false),
