@@ -24,10 +24,14 @@ export interface IpcMessage {
 export interface StartOptions {
   /** Core to pin the child to (`taskset -c`); ignored when taskset is absent. */
   readonly core?: number;
-  /** Pass `--expose-gc` so the child can force a collection before measuring. */
-  readonly exposeGc?: boolean;
-  /** Write a V8 CPU profile on exit (servers only; needs a clean SIGTERM exit). */
-  readonly profile?: boolean;
+  /**
+   * The process under measurement (a server, or a scenario that runs the
+   * framework in-process): started with `--expose-gc` so it can force a
+   * collection before measuring, with the group's `serverFlags`, and with
+   * a V8 CPU profile on exit when the group has a `profileDir` (needs a
+   * clean SIGTERM exit). Load generators are not.
+   */
+  readonly measured?: boolean;
   /** Extra Node/V8 flags before the script. */
   readonly nodeFlags?: readonly string[];
   /** Extra argv for the script (the first is usually a JSON config). */
@@ -156,11 +160,11 @@ function hasTaskset(): boolean {
 
 /** Options of {@link ProcessGroup}. */
 export interface ProcessGroupOptions {
-  /** When set, children started with `profile` write `.cpuprofile` files here. */
+  /** When set, `measured` children write `.cpuprofile` files here. */
   readonly profileDir?: string;
   /** `node` (default): the compiled JavaScript in build/bench; `tsx`: the sources under tsx. */
   readonly runner?: 'node' | 'tsx';
-  /** Extra node flags for every server (children started with `exposeGc`), e.g. `--trace-gc-nvp`. */
+  /** Extra node flags for every `measured` child, e.g. `--trace-gc-nvp`; their stdout is kept. */
   readonly serverFlags?: readonly string[];
 }
 
@@ -195,12 +199,13 @@ export class ProcessGroup {
   /** Starts `script` (path relative to `bench/`, e.g. `servers/raw-sse.ts`). */
   start(script: string, options: StartOptions = {}): Child {
     const file = resolveScript(script, this.runner);
-    const dir = options.profile ? this.options.profileDir : undefined;
+    const measured = options.measured === true;
+    const dir = measured ? this.options.profileDir : undefined;
     const preload = options.preload ? resolveScript(options.preload, this.runner) : undefined;
     const nodeArgs = [
-      ...(options.exposeGc ? ['--expose-gc'] : []),
+      ...(measured ? ['--expose-gc'] : []),
       ...(options.nodeFlags ?? []),
-      ...(options.exposeGc ? (this.options.serverFlags ?? []) : []),
+      ...(measured ? (this.options.serverFlags ?? []) : []),
       ...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []),
       ...(this.runner === 'tsx' ? ['--import', 'tsx'] : []),
       ...(preload ? ['--import', pathToFileURL(preload).href] : []),
@@ -212,8 +217,8 @@ export class ProcessGroup {
       ? ['taskset', ['-c', String(options.core), process.execPath, ...argv]]
       : [process.execPath, argv];
     const env = options.env ? { ...process.env, ...options.env } : process.env;
-    // A server's trace output (--server-flags) is on its stdout: keep it.
-    const traced = options.exposeGc === true && (this.options.serverFlags?.length ?? 0) > 0;
+    // A measured child's trace output (--server-flags) is on its stdout: keep it.
+    const traced = measured && (this.options.serverFlags?.length ?? 0) > 0;
     const stdout = options.quiet && !traced ? 'ignore' : 'inherit';
     const proc = spawn(cmd, args, { env, stdio: ['ignore', stdout, 'inherit', 'ipc'] });
     const child = new Child(proc, script);

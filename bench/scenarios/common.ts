@@ -90,8 +90,7 @@ export async function startServer(
   const all = target.env || env ? { ...target.env, ...env } : undefined;
   const child = group.start(target.script, {
     core: 0,
-    exposeGc: true,
-    profile: true,
+    measured: true,
     nodeFlags: target.heap === 'default' ? [] : SERVER_NODE_FLAGS,
     ...(all ? { env: all } : {}),
     ...(target.preload ? { preload: target.preload } : {}),

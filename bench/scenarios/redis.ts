@@ -71,7 +71,7 @@ const ROOM = 'fanout';
 
 /** Starts one comet server on core 0 with `env`, waiting for its port. */
 async function startComet(group: ProcessGroup, env: Record<string, string>) {
-  const child = group.start('servers/comet.ts', { core: 0, exposeGc: true, profile: true, env });
+  const child = group.start('servers/comet.ts', { core: 0, measured: true, env });
   const ready = await child.next('ready', 30_000);
   return { child, port: ready['port'] as number, features: {} } satisfies RunningServer;
 }

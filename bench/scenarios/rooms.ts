@@ -23,7 +23,7 @@ export interface RoomsOptions {
 export async function runRooms(group: ProcessGroup, options: RoomsOptions): Promise<RoomsResult> {
   const child = group.start('load/rooms.ts', {
     core: 0,
-    exposeGc: true,
+    measured: true,
     nodeFlags: SERVER_NODE_FLAGS,
     args: [JSON.stringify({ rooms: options.rooms, size: options.size, ageMs: options.ageMs })],
   });
