@@ -1,13 +1,14 @@
 /**
  * The query reader of every comet route reads a parameter exactly as
  * `node:querystring` would (decoding, bare keys, repeats), without parsing
- * the whole query; and the timeout parser takes only whole seconds.
+ * the whole query, one name or several in one pass; and the timeout parser
+ * takes only whole seconds.
  */
 import { parse } from 'node:querystring';
 import type { Context } from 'koa';
 import { describe, expect, it } from 'vitest';
 import { isCometError } from '../../../lib/base/errors.js';
-import { single, timeoutOf } from '../../../middleware/request-params.js';
+import { readQuery, single, timeoutOf } from '../../../middleware/request-params.js';
 
 const ctxOf = (url: string) => ({ req: { url } }) as unknown as Context;
 
@@ -25,6 +26,13 @@ function actual(url: string, name: string): string | undefined | 'repeat' {
     if (isCometError(error) && error.code === 'COMET_ERR_CURSOR_MALFORMED') return 'repeat';
     throw error;
   }
+}
+
+/** Every name at once, in one pass ({@link readQuery}), answered like {@link expected}. */
+function readAll(url: string, names: readonly string[]) {
+  const values: (string | undefined)[] = names.map(() => 'stale');
+  const repeated = readQuery(url, names, values);
+  return names.map((_, i) => ((repeated >> i) & 1 ? 'repeat' : values[i]));
 }
 
 describe('single', () => {
@@ -83,10 +91,36 @@ describe('single', () => {
       const n = next() % 9;
       for (let j = 0; j < n; j++) query += parts[next() % parts.length];
       const url = `/r?${query}`;
-      for (const name of ['cursor', 'timeout', 'c', 'cur sor', 'a']) {
+      const names = ['cursor', 'timeout', 'c', 'cur sor', 'a'];
+      for (const name of names) {
         expect(actual(url, name), `${url} ${name}`).toEqual(expected(url, name));
       }
+      expect(readAll(url, names), url).toEqual(names.map((name) => expected(url, name)));
     }
+  });
+});
+
+describe('readQuery', () => {
+  const names = ['callback', 'timeout', 'lastEventId', 'cursor', '', 'cur sor'];
+  it('reads several names in one pass as node:querystring does, repeats flagged per name', () => {
+    const urls = [
+      '/r',
+      '/r?cursor=a1-2&timeout=30&callback=cb',
+      '/r?cursor=a&cursor=b&timeout=1',
+      '/r?timeout=1&timeout=2&lastEventId=x&%63ursor=y&cur+sor=z&=e',
+      '/r?callback&lastEventId=&cursor=%26&cursor=',
+    ];
+    for (const url of urls) {
+      expect(readAll(url, names), url).toEqual(names.map((name) => expected(url, name)));
+    }
+    expect(readAll('/r?timeout=1&timeout=2&cursor=c', names)).toEqual([
+      undefined,
+      'repeat',
+      undefined,
+      'c',
+      undefined,
+      undefined,
+    ]);
   });
 });
 
