@@ -77,13 +77,16 @@ export function writeBatch(
  *
  * HTTP/1.1 text on an uncorked socket: `end(body)` would cork head+body
  * with an empty finishing chunk and flush the two through `writev`.
- * `write` corks until the next tick; uncorking at once sends head and body
- * in one `write`, and the bodiless `end()` then has nothing to add
- * (0.90× CPU per re-poll, docs/design-decisions.md).
+ * Written between our own cork and uncork, head and body leave in one
+ * `write`, and the bodiless `end()` then has nothing to add
+ * (0.90× CPU per re-poll, docs/design-decisions.md). Corked by us, `write`
+ * does not cork the socket itself and queue a next-tick uncork, a tick
+ * per response that would find nothing left to do.
  */
 export function endWithBody(res: ServerResponse, body: Buffer | string): void {
   const socket = res instanceof ServerResponse ? res.socket : null;
   if (typeof body === 'string' && socket?.writableCorked === 0) {
+    socket.cork();
     res.write(body);
     socket.uncork();
     res.end();
