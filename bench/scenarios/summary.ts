@@ -1,7 +1,8 @@
 /**
  * The summary table of `npm run bench`: the issue's rows (SSE fan-out CPU
  * per delivery at each N, idle bytes per SSE connection and per held
- * long-poll, churn CPU per delivered message, RSS at start) for raw
+ * long-poll, churn CPU per delivered message with the per-response cost,
+ * batch and publish rate that explain it, RSS at start) for raw
  * node:http and koa-comet, each the median of the interleaved runs, under
  * each heap setting side by side.
  */
@@ -141,6 +142,15 @@ function lines(all: readonly HeapRuns[]): Line[] {
         'msgs',
         (h) => h.churn,
         (x) => x.meanBatch,
+        false,
+      ),
+      // Below the asked rate the server is saturated: each side then carried
+      // the load it could take, and per delivery compares different loads.
+      line(
+        `  the same: publish rate achieved (of ${shape?.rate.toLocaleString('en-US') ?? '?'}/s)`,
+        '1/s',
+        (h) => h.churn,
+        (x) => x.publishRate,
         false,
       ),
     );
