@@ -5,6 +5,7 @@
  */
 import type { RouterContext } from '@koa/router';
 import { CometError } from '../lib/base/errors.js';
+import { isThenable } from '../lib/base/thenable.js';
 import type { Bus } from '../lib/bus/bus.js';
 import { readJsonBody } from './body.js';
 import type { ChannelResolver } from './channels.js';
@@ -12,6 +13,12 @@ import type { PublishRouteOptions } from './decorators.js';
 
 /** The default body limit of a publish route, as on `readJsonBody`. */
 const DEFAULT_LIMIT = 65_536;
+
+/**
+ * The answer's type, the one Koa gives a JSON body, set before the body:
+ * Koa then skips its per-request lookup of `'json'` in the MIME tables.
+ */
+const JSON_TYPE = 'application/json; charset=utf-8';
 
 /**
  * Builds the handler of a `@publish` route.
@@ -27,8 +34,10 @@ export function publishHandler(
     throw new CometError('COMET_ERR_OPTIONS_INVALID', 'publish: limit must be a whole number >= 1');
   }
   return async (ctx: RouterContext): Promise<void> => {
-    // Who may publish where is settled before a byte of the body is read.
-    const channels = await channelsOf(ctx);
+    // Who may publish where is settled before a byte of the body is read
+    // (awaited only when the handler or a hook is asynchronous).
+    const resolved = channelsOf(ctx);
+    const channels = isThenable(resolved) ? await resolved : resolved;
     const [channel] = channels;
     if (channel === undefined || channels.length !== 1) {
       throw new CometError('COMET_ERR_ROUTE_INVALID', 'A publish route names exactly one channel');
@@ -43,6 +52,7 @@ export function publishHandler(
       idempotencyKey ? { idempotencyKey } : undefined,
     );
     ctx.status = 201;
+    ctx.set('Content-Type', JSON_TYPE);
     ctx.body = { id: message.id };
   };
 }
