@@ -4,12 +4,12 @@
  * finishing chunk), no uncork of the socket is left queued for the next
  * tick, and the client receives the complete response, keep-alive intact.
  */
-import { once } from 'node:events';
-import { createServer, type ServerResponse } from 'node:http';
-import { type AddressInfo, connect, type Socket } from 'node:net';
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeBatch } from '../../../lib/wire/batch-transport.js';
 import { longPollTransport } from '../../../lib/wire/long-poll.js';
+import { rawHttpPair } from '../../helpers/raw-http.js';
 
 const closers: (() => void)[] = [];
 afterEach(() => {
@@ -53,30 +53,22 @@ describe('writeBatch to one response', () => {
   it('sends head and body in one socket write and queues no uncork', async () => {
     const body = '{"messages":[{"id":"e-1","data":{"text":"hi"}}],"cursor":"e-1","gap":false}';
     let seen: ReturnType<typeof observe> | undefined;
-    const server = createServer((_req, res) => {
+    const client = await rawHttpPair((_req, res) => {
       seen = observe(res, () => writeBatch(res, longPollTransport, body));
-    });
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    closers.push(() => server.close());
-    const socket = connect((server.address() as AddressInfo).port, '127.0.0.1');
-    closers.push(() => socket.destroy());
-    let received = '';
-    socket.on('data', (chunk: Buffer) => {
-      received += chunk.toString('utf8');
-    });
-    const ask = () => socket.write('GET /poll HTTP/1.1\r\nHost: x\r\n\r\n');
+    }, 'utf8');
+    closers.push(() => client.close());
+    const ask = () => client.socket.write('GET /poll HTTP/1.1\r\nHost: x\r\n\r\n');
     ask();
-    await expect.poll(() => received.endsWith(body)).toBe(true);
+    await expect.poll(() => client.received.endsWith(body)).toBe(true);
     expect(seen?.writes).toEqual(['write']);
     expect(seen?.ticks).not.toContain('connectionCorkNT');
-    expect(received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
-    expect(received).toContain(`\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`);
-    expect(received).not.toMatch(/\r\nConnection: close\r\n/i);
+    expect(client.received).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+    expect(client.received).toContain(`\r\nContent-Length: ${Buffer.byteLength(body)}\r\n`);
+    expect(client.received).not.toMatch(/\r\nConnection: close\r\n/i);
     // The connection serves the next request the same way.
-    received = '';
+    client.received = '';
     ask();
-    await expect.poll(() => received.endsWith(body)).toBe(true);
+    await expect.poll(() => client.received.endsWith(body)).toBe(true);
     expect(seen?.writes).toEqual(['write']);
   });
 });
