@@ -13,15 +13,7 @@ import { etagOf, matchesEtag, pollTransport } from '../lib/wire/poll.js';
 import type { ChannelResolver } from './channels.js';
 import type { LongPollOptions, PollOptions } from './decorators.js';
 import { detachFromKoa } from './koa-adapter.js';
-import {
-  callbackFrom,
-  cursorFrom,
-  cursorOf,
-  LONG_POLL_QUERY,
-  readQuery,
-  single,
-  timeoutFrom,
-} from './request-params.js';
+import { callbackOf, cursorOf, emptyQuery, queryOf, single, timeoutOf } from './request-params.js';
 import type { RouteServices } from './route-services.js';
 
 /** Builds the Koa handler of a `@longpoll` route. */
@@ -81,17 +73,16 @@ export function longPollHandler(
     timeoutMs: number,
     callback: string | undefined,
   ): Promise<void> => answer(ctx, await channels, cursor, timeoutMs, callback);
-  // The four query parameters, read in one pass per request into this
-  // array: each request uses them before the handler returns.
-  const query: (string | undefined)[] = [undefined, undefined, undefined, undefined];
-  const { names, callback: C, timeout: T, lastEventId: L, cursor: K } = LONG_POLL_QUERY;
+  // The query parameters, read in one pass per request into this reused
+  // record: each request is done with it before the handler returns.
+  const query = emptyQuery();
   return (ctx: RouterContext): void | Promise<void> => {
     // Check everything the client sent before running the handler.
-    const repeated = readQuery(ctx.req.url ?? '', names, query);
-    const callback = callbackFrom(query[C], repeated & (1 << C));
+    queryOf(ctx, query);
+    const callback = callbackOf(ctx, query);
     if (callback !== undefined && !jsonp) throw new CometError('COMET_ERR_JSONP_DISABLED');
-    const timeoutMs = timeoutFrom(query[T], repeated & (1 << T), defaultTimeout, maxTimeout);
-    const cursor = cursorFrom(ctx, query[L], repeated & (1 << L), query[K], repeated & (1 << K));
+    const timeoutMs = timeoutOf(ctx, defaultTimeout, maxTimeout, query);
+    const cursor = cursorOf(ctx, query);
     const channels = channelsOf(ctx);
     if (isThenable(channels)) return later(ctx, channels, cursor, timeoutMs, callback);
     answer(ctx, channels, cursor, timeoutMs, callback);

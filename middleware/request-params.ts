@@ -75,67 +75,70 @@ function decoded(text: string, start: number, end: number): string {
   return unescapeQuery(raw.replaceAll('+', ' '));
 }
 
+/** The query parameters comet routes read, and their index in {@link CometQuery}. */
+const NAMES = ['callback', 'timeout', 'lastEventId', 'cursor'];
+const CALLBACK = 0;
+const TIMEOUT = 1;
+const LAST_EVENT_ID = 2;
+const CURSOR = 3;
+
+/** What {@link queryOf} read: a value per name and the mask of repeated ones. */
+export interface CometQuery {
+  readonly values: (string | undefined)[];
+  repeated: number;
+}
+
+/** An empty {@link CometQuery}, for a route to reuse across its requests. */
+export function emptyQuery(): CometQuery {
+  return { values: [undefined, undefined, undefined, undefined], repeated: 0 };
+}
+
 /**
- * The query parameters a long-poll reads, in one {@link readQuery} pass:
- * `values[LONG_POLL_QUERY.callback]` and so on, and bit `1 << index` of
- * the returned mask for a repeat.
+ * Reads `callback`, `timeout`, `lastEventId` and `cursor` from the request's
+ * URL in one {@link readQuery} pass, into `into` (a long-poll route reuses
+ * one: each request is done with it before the handler returns).
  */
-export const LONG_POLL_QUERY = {
-  names: ['callback', 'timeout', 'lastEventId', 'cursor'],
-  callback: 0,
-  timeout: 1,
-  lastEventId: 2,
-  cursor: 3,
-} as const;
+export function queryOf(ctx: Context, into: CometQuery = emptyQuery()): CometQuery {
+  into.repeated = readQuery(ctx.req.url ?? '', NAMES, into.values);
+  return into;
+}
+
+/** Whether the parameter at `index` came more than once. */
+function repeatedAt(query: CometQuery, index: number): boolean {
+  return (query.repeated & (1 << index)) !== 0;
+}
 
 /**
  * The resume cursor: the `Last-Event-ID` header, then `?lastEventId=` (what
  * EventSource polyfills such as event-source-polyfill send), then
  * `?cursor=`. A browser's EventSource reconnects with its original URL
  * (and so its original `?cursor=`) plus the header, hence the order.
+ * `query` is the request's, when read already.
  * @throws CometError `COMET_ERR_CURSOR_MALFORMED` for a repeated parameter.
  */
-export function cursorOf(ctx: Context): string | undefined {
-  const values: (string | undefined)[] = [undefined, undefined];
-  const repeated = readQuery(ctx.req.url ?? '', ['lastEventId', 'cursor'], values);
-  return cursorFrom(ctx, values[0], repeated & 1, values[1], repeated & 2);
-}
-
-/** {@link cursorOf} from the query values read already (a repeat is non-zero). */
-export function cursorFrom(
-  ctx: Context,
-  polyfill: string | undefined,
-  polyfillRepeated: number,
-  cursor: string | undefined,
-  cursorRepeated: number,
-): string | undefined {
+export function cursorOf(ctx: Context, query: CometQuery = queryOf(ctx)): string | undefined {
   const header = ctx.req.headers['last-event-id'];
   if (typeof header === 'string' && header !== '') return header;
-  if (polyfillRepeated !== 0) throw new CometError('COMET_ERR_CURSOR_MALFORMED');
+  if (repeatedAt(query, LAST_EVENT_ID)) throw new CometError('COMET_ERR_CURSOR_MALFORMED');
+  const polyfill = query.values[LAST_EVENT_ID];
   if (polyfill !== undefined && polyfill !== '') return polyfill;
-  if (cursorRepeated !== 0) throw new CometError('COMET_ERR_CURSOR_MALFORMED');
-  return cursor;
+  if (repeatedAt(query, CURSOR)) throw new CometError('COMET_ERR_CURSOR_MALFORMED');
+  return query.values[CURSOR];
 }
 
 /**
  * The hold time in ms: `?timeout=` whole seconds from 0 to `maxSeconds`,
- * else the route default.
+ * else the route default. `query` is the request's, when read already.
  * @throws CometError `COMET_ERR_TIMEOUT_INVALID` for anything else.
  */
-export function timeoutOf(ctx: Context, defaultSeconds: number, maxSeconds: number): number {
-  const values: (string | undefined)[] = [undefined];
-  const repeated = readQuery(ctx.req.url ?? '', ['timeout'], values);
-  return timeoutFrom(values[0], repeated, defaultSeconds, maxSeconds);
-}
-
-/** {@link timeoutOf} from the query value read already (a repeat is non-zero). */
-export function timeoutFrom(
-  raw: string | undefined,
-  repeated: number,
+export function timeoutOf(
+  ctx: Context,
   defaultSeconds: number,
   maxSeconds: number,
+  query: CometQuery = queryOf(ctx),
 ): number {
-  if (repeated !== 0) throw new CometError('COMET_ERR_TIMEOUT_INVALID');
+  if (repeatedAt(query, TIMEOUT)) throw new CometError('COMET_ERR_TIMEOUT_INVALID');
+  const raw = query.values[TIMEOUT];
   if (raw === undefined) return defaultSeconds * 1000;
   const seconds = wholeSeconds(raw);
   if (seconds === -1 || seconds > maxSeconds) {
@@ -163,17 +166,12 @@ function wholeSeconds(text: string): number {
 
 /**
  * The `?callback=` name, checked against the JSONP pattern in docs/reference/wire-formats.md; `undefined` when absent.
+ * `query` is the request's, when read already.
  * @throws CometError `COMET_ERR_CALLBACK_INVALID`.
  */
-export function callbackOf(ctx: Context): string | undefined {
-  const values: (string | undefined)[] = [undefined];
-  const repeated = readQuery(ctx.req.url ?? '', ['callback'], values);
-  return callbackFrom(values[0], repeated);
-}
-
-/** {@link callbackOf} from the query value read already (a repeat is non-zero). */
-export function callbackFrom(raw: string | undefined, repeated: number): string | undefined {
-  if (repeated !== 0) throw new CometError('COMET_ERR_CALLBACK_INVALID');
+export function callbackOf(ctx: Context, query: CometQuery = queryOf(ctx)): string | undefined {
+  if (repeatedAt(query, CALLBACK)) throw new CometError('COMET_ERR_CALLBACK_INVALID');
+  const raw = query.values[CALLBACK];
   if (raw === undefined) return undefined;
   if (!isCallbackName(raw)) throw new CometError('COMET_ERR_CALLBACK_INVALID');
   return raw;
