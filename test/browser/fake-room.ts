@@ -29,6 +29,11 @@ export function createRoom(failRequest = 0, stream: StreamBehaviour = {}) {
   const messages: Envelope[] = [];
   const waiters = new Set<() => void>();
   let requests = 0;
+  let markFailed = () => {};
+  /** Settles once the failing request has been answered with its 503. */
+  const failed = new Promise<void>((resolve) => {
+    markFailed = resolve;
+  });
   const publish = (data: unknown) => {
     messages.push({ id: String(messages.length + 1), channel: 'room:lobby', data });
     for (const wake of waiters) wake();
@@ -39,6 +44,7 @@ export function createRoom(failRequest = 0, stream: StreamBehaviour = {}) {
     if (requests === failRequest) {
       ctx.status = 503;
       ctx.body = { error: { code: 'TEST_UNAVAILABLE', message: 'try again' } };
+      markFailed();
       return;
     }
     const raw = ctx.query.cursor;
@@ -72,7 +78,14 @@ export function createRoom(failRequest = 0, stream: StreamBehaviour = {}) {
       ctx.body = batch;
     }
   };
-  return { publish, route, messages, waiters, live: liveRoute({ messages, waiters }, stream) };
+  return {
+    publish,
+    route,
+    messages,
+    waiters,
+    failed,
+    live: liveRoute({ messages, waiters }, stream),
+  };
 }
 
 /** Where a stream starts: the cursor (replaying the message at it, as an at-least-once server may). */
